@@ -1,0 +1,1152 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "channel_hub_impl.h"
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace gr {
+namespace cohere {
+
+namespace {
+constexpr double speed_of_light = 299792458.0;
+constexpr size_t chunk_max = 4096;
+constexpr int sfo_half_len = 16;
+constexpr int sfo_phases = 1024;
+constexpr double max_abs_ppm = 1000.0;
+
+// Labels of the independent random streams derived from the seed.
+enum stream_label : uint64_t {
+    S_INIT_PHASE = 1,
+    S_OSC,
+    S_TX_GAIN,
+    S_RX_GAIN,
+    S_NOISE,
+    S_SMALL_SCALE,
+    S_SHADOWING,
+    S_RETUNE,
+};
+
+std::string num(double v)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%g", v);
+    return buf;
+}
+
+// Polyphase windowed-sinc table for the SFO interpolator: row p holds the
+// 2H weights for fractional position p / P (see kernels::windowed_sinc_taps).
+const std::vector<float>& sfo_table()
+{
+    static const std::vector<float> table = [] {
+        const size_t row = 2 * sfo_half_len;
+        std::vector<float> t(static_cast<size_t>(sfo_phases) * row);
+        std::vector<double> w(row);
+        for (int p = 0; p < sfo_phases; p++) {
+            kernels::windowed_sinc_taps(static_cast<double>(p) / sfo_phases, sfo_half_len, w.data());
+            for (size_t i = 0; i < row; i++)
+                t[p * row + i] = static_cast<float>(w[i]);
+        }
+        return t;
+    }();
+    return table;
+}
+} // namespace
+
+// ---------------------------------------------------------------------------
+// hub_rx_link
+// ---------------------------------------------------------------------------
+
+int64_t hub_rx_link::newest_needed(int64_t n) const
+{
+    if (!sfo)
+        return n - fir.newest_offset();
+    const double bmax = *std::max_element(sfo_b.begin(), sfo_b.end());
+    return static_cast<int64_t>(std::floor(sfo_a * static_cast<double>(n) + bmax)) + sfo_half_len;
+}
+
+int64_t hub_rx_link::oldest_needed(int64_t n) const
+{
+    if (!sfo)
+        return n - fir.oldest_offset();
+    const double bmin = *std::min_element(sfo_b.begin(), sfo_b.end());
+    return static_cast<int64_t>(std::floor(sfo_a * static_cast<double>(n) + bmin)) - sfo_half_len + 1;
+}
+
+// ---------------------------------------------------------------------------
+// construction and configuration
+// ---------------------------------------------------------------------------
+
+channel_hub::sptr channel_hub::make(int num_nodes,
+                                    double samp_rate,
+                                    double center_freq,
+                                    uint64_t seed,
+                                    const std::vector<int>& antennas)
+{
+    return std::make_shared<channel_hub_impl>(num_nodes, samp_rate, center_freq, seed, antennas);
+}
+
+channel_hub_impl::channel_hub_impl(int num_nodes,
+                                   double samp_rate,
+                                   double center_freq,
+                                   uint64_t seed,
+                                   const std::vector<int>& antennas)
+    : d_num_nodes(num_nodes), d_fs(samp_rate), d_fc(center_freq), d_seed(seed)
+{
+    gr::configure_default_loggers(d_logger, d_debug_logger, "channel_hub");
+    if (num_nodes < 1 || num_nodes > 64)
+        throw std::invalid_argument("channel_hub: num_nodes must be in 1..64, got " +
+                                    std::to_string(num_nodes));
+    if (!(samp_rate > 0) || !std::isfinite(samp_rate))
+        throw std::invalid_argument("channel_hub: samp_rate must be > 0, got " + num(samp_rate));
+    if (!(center_freq > 0) || !std::isfinite(center_freq))
+        throw std::invalid_argument("channel_hub: center_freq must be > 0, got " +
+                                    num(center_freq));
+    if (antennas.size() != 1 && antennas.size() != static_cast<size_t>(num_nodes))
+        throw std::invalid_argument("channel_hub: antennas must have 1 or num_nodes (" +
+                                    std::to_string(num_nodes) + ") entries, got " +
+                                    std::to_string(antennas.size()));
+    d_nodes.resize(num_nodes);
+    for (int i = 0; i < num_nodes; i++) {
+        const int nant = antennas.size() == 1 ? antennas[0] : antennas[i];
+        if (nant < 1 || nant > 8)
+            throw std::invalid_argument("channel_hub: antennas of node " + std::to_string(i) +
+                                        " must be in 1..8, got " + std::to_string(nant));
+        d_nodes[i].nant = nant;
+        kernels::xoshiro256 g(kernels::derive_seed(seed, S_INIT_PHASE, i));
+        d_nodes[i].initial_phase = (2.0 * g.uniform() - 1.0) * M_PI;
+        d_retune_rng.emplace_back(kernels::derive_seed(seed, S_RETUNE, i));
+    }
+    d_tx.resize(num_nodes);
+    d_rx.resize(num_nodes);
+    d_probe.resize(num_nodes);
+}
+
+channel_hub_impl::~channel_hub_impl() = default;
+
+void channel_hub_impl::check_node(int node, const char* what) const
+{
+    if (node < 0 || node >= d_num_nodes)
+        throw std::invalid_argument(std::string("channel_hub: ") + what + ": unknown node " +
+                                    std::to_string(node) + " (nodes are 0.." +
+                                    std::to_string(d_num_nodes - 1) + ")");
+}
+
+void channel_hub_impl::check_configurable(const char* what) const
+{
+    if (d_frozen)
+        throw std::logic_error(std::string("channel_hub: ") + what +
+                               ": configuration is frozen once streaming has started");
+}
+
+int channel_hub_impl::num_antennas(int node) const
+{
+    check_node(node, "num_antennas");
+    return d_nodes[node].nant;
+}
+
+void channel_hub_impl::set_ppm(int node, double ppm)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "set_ppm");
+    check_configurable("set_ppm");
+    if (!std::isfinite(ppm) || std::abs(ppm) > max_abs_ppm)
+        throw std::invalid_argument("channel_hub: ppm of node " + std::to_string(node) +
+                                    " must be finite and within +-1000, got " + num(ppm));
+    d_nodes[node].ppm = ppm;
+}
+
+double channel_hub_impl::ppm(int node) const
+{
+    check_node(node, "ppm");
+    return d_nodes[node].ppm;
+}
+
+void channel_hub_impl::set_phase_noise(int node, double c)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "set_phase_noise");
+    check_configurable("set_phase_noise");
+    if (!std::isfinite(c) || c < 0)
+        throw std::invalid_argument("channel_hub: phase_noise of node " + std::to_string(node) +
+                                    " must be >= 0, got " + num(c));
+    d_nodes[node].phase_noise = c;
+}
+
+double channel_hub_impl::phase_noise(int node) const
+{
+    check_node(node, "phase_noise");
+    return d_nodes[node].phase_noise;
+}
+
+void channel_hub_impl::set_initial_phase(int node, double phase)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "set_initial_phase");
+    check_configurable("set_initial_phase");
+    if (!std::isfinite(phase))
+        throw std::invalid_argument("channel_hub: initial_phase of node " +
+                                    std::to_string(node) + " must be finite, got " + num(phase));
+    d_nodes[node].initial_phase = kernels::wrap_phase(phase);
+}
+
+double channel_hub_impl::initial_phase(int node) const
+{
+    check_node(node, "initial_phase");
+    return d_nodes[node].initial_phase;
+}
+
+void channel_hub_impl::set_sfo_enabled(bool enabled)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_configurable("set_sfo_enabled");
+    d_sfo = enabled;
+}
+
+bool channel_hub_impl::sfo_enabled() const { return d_sfo; }
+
+namespace {
+void check_gains(const std::vector<gr_complex>& g, int nant, int node, const char* field)
+{
+    if (g.size() != static_cast<size_t>(nant))
+        throw std::invalid_argument(std::string("channel_hub: ") + field + " of node " +
+                                    std::to_string(node) + " needs " + std::to_string(nant) +
+                                    " values (one per antenna), got " + std::to_string(g.size()));
+    for (const auto& v : g)
+        if (!std::isfinite(v.real()) || !std::isfinite(v.imag()))
+            throw std::invalid_argument(std::string("channel_hub: ") + field + " of node " +
+                                        std::to_string(node) + " must be finite");
+}
+} // namespace
+
+void channel_hub_impl::set_tx_gains(int node, const std::vector<gr_complex>& gains)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "set_tx_gains");
+    check_configurable("set_tx_gains");
+    check_gains(gains, d_nodes[node].nant, node, "tx_gains");
+    d_nodes[node].tx_gain = gains;
+    d_nodes[node].tx_gain_set = true;
+}
+
+void channel_hub_impl::set_rx_gains(int node, const std::vector<gr_complex>& gains)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "set_rx_gains");
+    check_configurable("set_rx_gains");
+    check_gains(gains, d_nodes[node].nant, node, "rx_gains");
+    d_nodes[node].rx_gain = gains;
+    d_nodes[node].rx_gain_set = true;
+}
+
+void channel_hub_impl::set_chain_gain_spread(double amplitude_std_db, double phase_spread)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_configurable("set_chain_gain_spread");
+    if (!std::isfinite(amplitude_std_db) || amplitude_std_db < 0)
+        throw std::invalid_argument("channel_hub: chain gain amplitude_std_db must be >= 0, got " +
+                                    num(amplitude_std_db));
+    if (!std::isfinite(phase_spread) || phase_spread < 0 || phase_spread > M_PI)
+        throw std::invalid_argument("channel_hub: chain gain phase_spread must be in [0, pi], got " +
+                                    num(phase_spread));
+    d_gain_std_db = amplitude_std_db;
+    d_gain_phase_spread = phase_spread;
+}
+
+namespace {
+std::vector<gr_complex> draw_chain_gains(uint64_t seed, int nant, double std_db, double spread)
+{
+    kernels::gaussian_rng g(seed);
+    std::vector<gr_complex> out(nant);
+    for (auto& v : out) {
+        const double amp = std::pow(10.0, std_db * g() / 20.0);
+        const double ph = (2.0 * g.uniform() - 1.0) * spread;
+        v = gr_complex(static_cast<float>(amp * std::cos(ph)), static_cast<float>(amp * std::sin(ph)));
+    }
+    return out;
+}
+} // namespace
+
+std::vector<gr_complex> channel_hub_impl::tx_gains(int node) const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "tx_gains");
+    const auto& n = d_nodes[node];
+    if (n.tx_gain_set)
+        return n.tx_gain;
+    return draw_chain_gains(kernels::derive_seed(d_seed, S_TX_GAIN, node), n.nant, d_gain_std_db,
+                            d_gain_phase_spread);
+}
+
+std::vector<gr_complex> channel_hub_impl::rx_gains(int node) const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "rx_gains");
+    const auto& n = d_nodes[node];
+    if (n.rx_gain_set)
+        return n.rx_gain;
+    return draw_chain_gains(kernels::derive_seed(d_seed, S_RX_GAIN, node), n.nant, d_gain_std_db,
+                            d_gain_phase_spread);
+}
+
+void channel_hub_impl::set_noise_power(int node, double power)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "set_noise_power");
+    check_configurable("set_noise_power");
+    if (!std::isfinite(power) || power < 0)
+        throw std::invalid_argument("channel_hub: noise_power of node " + std::to_string(node) +
+                                    " must be >= 0, got " + num(power));
+    d_nodes[node].noise_power = power;
+}
+
+double channel_hub_impl::noise_power(int node) const
+{
+    check_node(node, "noise_power");
+    return d_nodes[node].noise_power;
+}
+
+void channel_hub_impl::set_half_duplex(bool enabled, double leakage_db)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_configurable("set_half_duplex");
+    if (std::isnan(leakage_db) || leakage_db > 0 || leakage_db == INFINITY)
+        throw std::invalid_argument("channel_hub: leakage_db must be <= 0 dB (or -inf), got " +
+                                    num(leakage_db));
+    d_half_duplex = enabled;
+    d_leakage_db = leakage_db;
+}
+
+void channel_hub_impl::set_link_gain(int tx, int rx, const std::vector<gr_complex>& gain)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(tx, "set_link_gain (tx)");
+    check_node(rx, "set_link_gain (rx)");
+    check_configurable("set_link_gain");
+    const int ntx = d_nodes[tx].nant, nrx = d_nodes[rx].nant;
+    if (gain.size() != static_cast<size_t>(ntx * nrx))
+        throw std::invalid_argument("channel_hub: link gain " + std::to_string(tx) + "->" +
+                                    std::to_string(rx) + " needs " + std::to_string(nrx) + "x" +
+                                    std::to_string(ntx) + " values, got " +
+                                    std::to_string(gain.size()));
+    for (const auto& v : gain)
+        if (!std::isfinite(v.real()) || !std::isfinite(v.imag()))
+            throw std::invalid_argument("channel_hub: link gain " + std::to_string(tx) + "->" +
+                                        std::to_string(rx) + " must be finite");
+    auto& fwd = d_links[{ tx, rx }];
+    fwd.gain = gain;
+    fwd.gain_set = true;
+    // the air is reciprocal: rx -> tx is the transpose
+    auto& rev = d_links[{ rx, tx }];
+    rev.gain.assign(gain.size(), gr_complex(0, 0));
+    for (int b = 0; b < nrx; b++)
+        for (int a = 0; a < ntx; a++)
+            rev.gain[a * nrx + b] = gain[b * ntx + a];
+    rev.gain_set = true;
+}
+
+void channel_hub_impl::set_link_delay(int tx, int rx, double delay)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(tx, "set_link_delay (tx)");
+    check_node(rx, "set_link_delay (rx)");
+    check_configurable("set_link_delay");
+    if (!std::isfinite(delay) || delay < 0)
+        throw std::invalid_argument("channel_hub: link delay " + std::to_string(tx) + "->" +
+                                    std::to_string(rx) + " must be >= 0 samples, got " +
+                                    num(delay));
+    for (auto key : { std::make_pair(tx, rx), std::make_pair(rx, tx) }) {
+        d_links[key].delay = delay;
+        d_links[key].delay_set = true;
+    }
+}
+
+void channel_hub_impl::set_link_taps(int tx,
+                                     int rx,
+                                     const std::vector<double>& delays,
+                                     const std::vector<gr_complex>& gains)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(tx, "set_link_taps (tx)");
+    check_node(rx, "set_link_taps (rx)");
+    check_configurable("set_link_taps");
+    if (delays.size() != gains.size())
+        throw std::invalid_argument("channel_hub: link taps " + std::to_string(tx) + "->" +
+                                    std::to_string(rx) + ": " + std::to_string(delays.size()) +
+                                    " delays but " + std::to_string(gains.size()) + " gains");
+    for (double d : delays)
+        if (!std::isfinite(d) || d < 0)
+            throw std::invalid_argument("channel_hub: link tap delay must be >= 0 samples, got " +
+                                        num(d));
+    for (auto key : { std::make_pair(tx, rx), std::make_pair(rx, tx) }) {
+        d_links[key].tap_delays = delays;
+        d_links[key].tap_gains = gains;
+    }
+}
+
+void channel_hub_impl::set_positions(const std::vector<double>& x, const std::vector<double>& y)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_configurable("set_positions");
+    if (x.size() != static_cast<size_t>(d_num_nodes) || y.size() != x.size())
+        throw std::invalid_argument("channel_hub: positions need " +
+                                    std::to_string(d_num_nodes) + " x and y values, got " +
+                                    std::to_string(x.size()) + " and " + std::to_string(y.size()));
+    for (size_t i = 0; i < x.size(); i++)
+        if (!std::isfinite(x[i]) || !std::isfinite(y[i]))
+            throw std::invalid_argument("channel_hub: position of node " + std::to_string(i) +
+                                        " must be finite");
+    d_x = x;
+    d_y = y;
+    d_has_positions = true;
+}
+
+void channel_hub_impl::set_path_loss(double exponent,
+                                     double ref_loss_db,
+                                     double ref_distance,
+                                     double shadowing_db)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_configurable("set_path_loss");
+    if (!std::isfinite(exponent) || exponent < 0)
+        throw std::invalid_argument("channel_hub: path loss exponent must be >= 0, got " +
+                                    num(exponent));
+    if (!std::isfinite(ref_loss_db))
+        throw std::invalid_argument("channel_hub: ref_loss_db must be finite, got " +
+                                    num(ref_loss_db));
+    if (!(ref_distance > 0) || !std::isfinite(ref_distance))
+        throw std::invalid_argument("channel_hub: ref_distance must be > 0, got " +
+                                    num(ref_distance));
+    if (!std::isfinite(shadowing_db) || shadowing_db < 0)
+        throw std::invalid_argument("channel_hub: shadowing_db must be >= 0, got " +
+                                    num(shadowing_db));
+    d_pl_exponent = exponent;
+    d_pl_ref_db = ref_loss_db;
+    d_pl_ref_dist = ref_distance;
+    d_shadowing_db = shadowing_db;
+}
+
+void channel_hub_impl::set_rayleigh(bool enabled)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_configurable("set_rayleigh");
+    d_rayleigh = enabled;
+}
+
+void channel_hub_impl::set_velocity(int node, double speed, double angle)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "set_velocity");
+    check_configurable("set_velocity");
+    if (!std::isfinite(speed) || speed < 0)
+        throw std::invalid_argument("channel_hub: speed of node " + std::to_string(node) +
+                                    " must be >= 0 m/s, got " + num(speed));
+    if (!std::isfinite(angle))
+        throw std::invalid_argument("channel_hub: angle of node " + std::to_string(node) +
+                                    " must be finite, got " + num(angle));
+    d_nodes[node].speed = speed;
+    d_nodes[node].angle = angle;
+}
+
+void channel_hub_impl::set_buffer_size(size_t samples)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_configurable("set_buffer_size");
+    if (samples < 4096 || samples > (size_t(1) << 26))
+        throw std::invalid_argument("channel_hub: buffer_size must be in 4096..2^26 samples, got " +
+                                    std::to_string(samples));
+    size_t size = 4096;
+    while (size < samples)
+        size <<= 1;
+    d_ring_size = size;
+    d_ring_mask = size - 1;
+}
+
+void channel_hub_impl::enable_capture(int rx_node, size_t max_samples)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(rx_node, "enable_capture");
+    check_configurable("enable_capture");
+    if (max_samples == 0 || max_samples > (size_t(1) << 28))
+        throw std::invalid_argument("channel_hub: capture max_samples must be in 1..2^28, got " +
+                                    std::to_string(max_samples));
+    d_capture_requests[rx_node] = max_samples;
+}
+
+// ---------------------------------------------------------------------------
+// air model
+// ---------------------------------------------------------------------------
+
+std::vector<gr_complex> channel_hub_impl::air_gain_locked(int tx, int rx)
+{
+    const int ntx = d_nodes[tx].nant, nrx = d_nodes[rx].nant;
+    auto it = d_links.find({ tx, rx });
+    if (it != d_links.end() && it->second.gain_set)
+        return it->second.gain;
+    if (tx == rx)
+        return std::vector<gr_complex>(ntx * nrx, gr_complex(0, 0));
+
+    std::complex<double> large(1.0, 0.0);
+    const int p = std::min(tx, rx), q = std::max(tx, rx);
+    if (d_has_positions) {
+        const double d = std::max(std::hypot(d_x[tx] - d_x[rx], d_y[tx] - d_y[rx]), 1e-3);
+        double pl = d_pl_ref_db + 10.0 * d_pl_exponent * std::log10(d / d_pl_ref_dist);
+        if (d_shadowing_db > 0) {
+            kernels::gaussian_rng g(kernels::derive_seed(d_seed, S_SHADOWING, p, q));
+            pl += d_shadowing_db * g();
+        }
+        const double amp = std::pow(10.0, -pl / 20.0);
+        large = std::polar(amp, -2.0 * M_PI * d_fc * d / speed_of_light);
+    }
+    // small-scale matrix of the unordered pair, defined for direction p -> q
+    // (n_q x n_p); the other direction uses its transpose.
+    const int np = d_nodes[p].nant, nq = d_nodes[q].nant;
+    std::vector<std::complex<double>> small(np * nq, 1.0);
+    if (d_rayleigh) {
+        kernels::gaussian_rng g(kernels::derive_seed(d_seed, S_SMALL_SCALE, p, q));
+        for (auto& v : small) {
+            const double re = g(), im = g();
+            v = std::complex<double>(re, im) * M_SQRT1_2;
+        }
+    }
+    std::vector<gr_complex> out(ntx * nrx);
+    for (int b = 0; b < nrx; b++)
+        for (int a = 0; a < ntx; a++) {
+            // entry (rx antenna b, tx antenna a)
+            const std::complex<double> s = (tx == p) ? small[b * np + a] : small[a * np + b];
+            const std::complex<double> v = large * s;
+            out[b * ntx + a] = gr_complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
+        }
+    return out;
+}
+
+double channel_hub_impl::air_delay_locked(int tx, int rx)
+{
+    auto it = d_links.find({ tx, rx });
+    if (it != d_links.end() && it->second.delay_set)
+        return it->second.delay;
+    if (d_has_positions && tx != rx)
+        return std::hypot(d_x[tx] - d_x[rx], d_y[tx] - d_y[rx]) / speed_of_light * d_fs;
+    return 0.0;
+}
+
+std::vector<gr_complex> channel_hub_impl::link_gain(int tx, int rx)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(tx, "link_gain (tx)");
+    check_node(rx, "link_gain (rx)");
+    return air_gain_locked(tx, rx);
+}
+
+double channel_hub_impl::link_delay(int tx, int rx)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(tx, "link_delay (tx)");
+    check_node(rx, "link_delay (rx)");
+    return air_delay_locked(tx, rx);
+}
+
+double channel_hub_impl::lo_frequency(int node) const
+{
+    check_node(node, "lo_frequency");
+    return d_nodes[node].ppm * 1e-6 * d_fc;
+}
+
+// ---------------------------------------------------------------------------
+// freezing: build the streaming state from the configuration
+// ---------------------------------------------------------------------------
+
+void channel_hub_impl::build_links_locked()
+{
+    const double lambda = speed_of_light / d_fc;
+    for (int j = 0; j < d_num_nodes; j++) {
+        auto& rx = d_rx[j];
+        rx.links.clear();
+        const int nrx = d_nodes[j].nant;
+        for (int i = 0; i < d_num_nodes; i++) {
+            const int ntx = d_nodes[i].nant;
+            auto gain = air_gain_locked(i, j);
+            if (std::all_of(gain.begin(), gain.end(), [](gr_complex v) { return v == gr_complex(0, 0); }))
+                continue;
+            hub_rx_link link;
+            link.tx = i;
+            link.gain = gain;
+            const double delay = air_delay_locked(i, j);
+            std::vector<double> delays{ delay };
+            std::vector<gr_complex> gains{ gr_complex(1, 0) };
+            auto it = d_links.find({ i, j });
+            if (it != d_links.end()) {
+                for (size_t p = 0; p < it->second.tap_delays.size(); p++) {
+                    delays.push_back(delay + it->second.tap_delays[p]);
+                    gains.push_back(it->second.tap_gains[p]);
+                }
+            }
+            const double eps_i = d_nodes[i].ppm * 1e-6, eps_j = d_nodes[j].ppm * 1e-6;
+            if (d_sfo && i != j && eps_i != eps_j) {
+                // TX index of path p seen at RX sample n: (n / (1 + eps_j) - D_p) (1 + eps_i)
+                link.sfo = true;
+                link.sfo_a = (1.0 + eps_i) / (1.0 + eps_j);
+                for (size_t p = 0; p < delays.size(); p++) {
+                    link.sfo_b.push_back(-delays[p] * (1.0 + eps_i));
+                    link.sfo_g.push_back(gains[p]);
+                }
+            } else {
+                link.fir = kernels::design_link_fir(delays, gains);
+            }
+            if (i != j) {
+                const double v = d_nodes[i].speed * std::cos(d_nodes[i].angle) +
+                                 d_nodes[j].speed * std::cos(d_nodes[j].angle);
+                link.doppler_w = 2.0 * M_PI * v / lambda / d_fs;
+                link.doppler_step = std::polar(1.0, link.doppler_w);
+            }
+            (void)nrx;
+            (void)ntx;
+            rx.links.push_back(std::move(link));
+        }
+        if (d_half_duplex) {
+            hub_rx_link self;
+            self.tx = j;
+            self.self_leak = true;
+            const double leak = std::isinf(d_leakage_db) ? 0.0 : std::pow(10.0, d_leakage_db / 20.0);
+            const int ntx = d_nodes[j].nant;
+            self.gain.assign(nrx * ntx, gr_complex(0, 0));
+            for (int b = 0; b < nrx; b++)
+                self.gain[b * ntx + (b % ntx)] = gr_complex(static_cast<float>(leak), 0);
+            rx.links.push_back(std::move(self));
+        }
+    }
+}
+
+void channel_hub_impl::freeze_locked()
+{
+    if (d_frozen)
+        return;
+    build_links_locked();
+    size_t max_window = 0;
+    for (int i = 0; i < d_num_nodes; i++) {
+        auto& cfg = d_nodes[i];
+        if (!cfg.tx_gain_set)
+            cfg.tx_gain = draw_chain_gains(kernels::derive_seed(d_seed, S_TX_GAIN, i), cfg.nant,
+                                           d_gain_std_db, d_gain_phase_spread);
+        if (!cfg.rx_gain_set)
+            cfg.rx_gain = draw_chain_gains(kernels::derive_seed(d_seed, S_RX_GAIN, i), cfg.nant,
+                                           d_gain_std_db, d_gain_phase_spread);
+        const uint64_t osc_seed = kernels::derive_seed(d_seed, S_OSC, i);
+        auto make_osc = [&]() {
+            auto o = std::make_unique<kernels::oscillator>(d_fs, d_fc, cfg.ppm, cfg.phase_noise,
+                                                           cfg.initial_phase, osc_seed);
+            for (const auto& r : cfg.retunes)
+                o->schedule_retune(r.first, r.second);
+            return o;
+        };
+        auto& tx = d_tx[i];
+        tx.osc = make_osc();
+        tx.ring.assign(cfg.nant, std::vector<gr_complex>(d_ring_size, gr_complex(0, 0)));
+        tx.rot.assign(chunk_max, gr_complex(0, 0));
+        if (!tx.attached)
+            tx.finished = true; // no sink: this node transmits zeros
+
+        auto& rx = d_rx[i];
+        rx.osc = make_osc();
+        rx.noise.clear();
+        for (int b = 0; b < cfg.nant; b++)
+            rx.noise.emplace_back(kernels::derive_seed(d_seed, S_NOISE, i, b));
+        rx.noise_std = static_cast<float>(std::sqrt(cfg.noise_power / 2.0));
+        size_t qmax = 1;
+        for (const auto& l : rx.links)
+            qmax = std::max(qmax, l.sfo ? size_t(2 * sfo_half_len + 2) : l.fir.taps.size());
+        const size_t window = chunk_max + chunk_max / 256 + qmax + 8;
+        max_window = std::max(max_window, window);
+        rx.window.assign(window, gr_complex(0, 0));
+        rx.filtered.assign(chunk_max, gr_complex(0, 0));
+        rx.rot.assign(chunk_max, gr_complex(0, 0));
+        rx.acc.assign(cfg.nant, std::vector<gr_complex>(chunk_max));
+        rx.link_acc.assign(cfg.nant, std::vector<gr_complex>(chunk_max));
+        rx.transmitting.assign(chunk_max, 0);
+        rx.written_snap.assign(d_num_nodes, 0);
+        auto cap = d_capture_requests.find(i);
+        if (cap != d_capture_requests.end()) {
+            rx.capture_size = cap->second;
+            rx.capture.assign(rx.links.size(),
+                              std::vector<std::vector<gr_complex>>(
+                                  cfg.nant, std::vector<gr_complex>(cap->second)));
+        }
+    }
+    if (max_window + chunk_max > d_ring_size)
+        throw std::invalid_argument("channel_hub: buffer_size " + std::to_string(d_ring_size) +
+                                    " is too small for the link filters");
+    d_frozen = true;
+    d_logger->debug("streaming started: {} nodes, fs {} Hz, fc {} Hz, ring {} samples",
+                    d_num_nodes, d_fs, d_fc, d_ring_size);
+}
+
+// ---------------------------------------------------------------------------
+// runtime control and ground truth
+// ---------------------------------------------------------------------------
+
+double channel_hub_impl::retune(int node, uint64_t at)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "retune");
+    const double phase = (2.0 * d_retune_rng[node].uniform() - 1.0) * M_PI;
+    d_nodes[node].retunes.emplace_back(at, phase);
+    if (d_frozen) {
+        if (at < d_tx[node].written || at < d_rx[node].next)
+            d_logger->warn("retune of node {} at sample {} is late (TX at {}, RX at {}); "
+                           "it takes effect at the next sample",
+                           node, at, d_tx[node].written, d_rx[node].next);
+        d_tx[node].osc->schedule_retune(at, phase);
+        d_rx[node].osc->schedule_retune(at, phase);
+    }
+    d_probe[node].reset();
+    return phase;
+}
+
+std::vector<double> channel_hub_impl::lo_phase(int node, uint64_t start, size_t count)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "lo_phase");
+    auto& probe = d_probe[node];
+    const auto& cfg = d_nodes[node];
+    if (!probe || !d_frozen || probe->position() > start) {
+        probe = std::make_unique<kernels::oscillator>(d_fs, d_fc, cfg.ppm, cfg.phase_noise,
+                                                      cfg.initial_phase,
+                                                      kernels::derive_seed(d_seed, S_OSC, node));
+        for (const auto& r : cfg.retunes)
+            probe->schedule_retune(r.first, r.second);
+    }
+    std::vector<double> out(count);
+    std::vector<double> skip(std::min<uint64_t>(65536, start - probe->position() + 1));
+    while (probe->position() < start) {
+        const size_t n = std::min<uint64_t>(skip.size(), start - probe->position());
+        probe->generate_phase(skip.data(), n);
+    }
+    probe->generate_phase(out.data(), count);
+    return out;
+}
+
+std::vector<gr_complex>
+channel_hub_impl::captured(int rx_node, int tx_node, int rx_antenna, uint64_t& start)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(rx_node, "captured (rx)");
+    check_node(tx_node, "captured (tx)");
+    if (rx_antenna < 0 || rx_antenna >= d_nodes[rx_node].nant)
+        throw std::invalid_argument("channel_hub: captured: node " + std::to_string(rx_node) +
+                                    " has no antenna " + std::to_string(rx_antenna));
+    if (d_capture_requests.find(rx_node) == d_capture_requests.end())
+        throw std::invalid_argument("channel_hub: captured: capture was not enabled for node " +
+                                    std::to_string(rx_node));
+    const auto& rx = d_rx[rx_node];
+    const uint64_t end = rx.next;
+    const uint64_t size = rx.capture_size;
+    start = end > size ? end - size : 0;
+    std::vector<gr_complex> out(end - start, gr_complex(0, 0));
+    for (size_t l = 0; l < rx.links.size(); l++) {
+        if (rx.links[l].tx != tx_node || rx.links[l].self_leak)
+            continue;
+        const auto& ring = rx.capture[l][rx_antenna];
+        for (uint64_t n = start; n < end; n++)
+            out[n - start] = ring[n % size];
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+// streaming
+// ---------------------------------------------------------------------------
+
+void channel_hub_impl::attach_sink(int node, int nchan)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "virtual_radio_sink_c");
+    if (nchan != d_nodes[node].nant)
+        throw std::invalid_argument("virtual_radio_sink_c: node " + std::to_string(node) +
+                                    " has " + std::to_string(d_nodes[node].nant) +
+                                    " antennas in the hub but the block has " +
+                                    std::to_string(nchan) + " channels");
+    if (d_tx[node].attached)
+        throw std::invalid_argument("virtual_radio_sink_c: node " + std::to_string(node) +
+                                    " already has a sink attached");
+    if (d_frozen)
+        throw std::logic_error("virtual_radio_sink_c: cannot attach node " +
+                               std::to_string(node) + " after streaming has started");
+    d_tx[node].attached = true;
+}
+
+void channel_hub_impl::detach_sink(int node)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "detach_sink");
+    d_tx[node].attached = false;
+    d_tx[node].finished = true;
+    d_cv.notify_all();
+}
+
+void channel_hub_impl::attach_source(int node, int nchan)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "virtual_radio_source_c");
+    if (nchan != d_nodes[node].nant)
+        throw std::invalid_argument("virtual_radio_source_c: node " + std::to_string(node) +
+                                    " has " + std::to_string(d_nodes[node].nant) +
+                                    " antennas in the hub but the block has " +
+                                    std::to_string(nchan) + " channels");
+    if (d_rx[node].attached)
+        throw std::invalid_argument("virtual_radio_source_c: node " + std::to_string(node) +
+                                    " already has a source attached");
+    if (d_frozen)
+        throw std::logic_error("virtual_radio_source_c: cannot attach node " +
+                               std::to_string(node) + " after streaming has started");
+    d_rx[node].attached = true;
+}
+
+void channel_hub_impl::detach_source(int node)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "detach_source");
+    d_rx[node].attached = false;
+    d_rx[node].finished = true;
+    d_cv.notify_all();
+}
+
+void channel_hub_impl::finish_tx(int node)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "finish_tx");
+    d_tx[node].finished = true;
+    d_cv.notify_all();
+}
+
+void channel_hub_impl::finish_rx(int node)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "finish_rx");
+    d_rx[node].finished = true;
+    d_cv.notify_all();
+}
+
+uint64_t channel_hub_impl::tx_position(int node)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "tx_position");
+    return d_tx[node].written;
+}
+
+uint64_t channel_hub_impl::rx_position(int node)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "rx_position");
+    return d_rx[node].next;
+}
+
+int64_t channel_hub_impl::tail_locked(int node) const
+{
+    // The oldest TX sample of `node` that an active receiver may still read.
+    int64_t tail = static_cast<int64_t>(d_tx[node].written);
+    for (int j = 0; j < d_num_nodes; j++) {
+        const auto& rx = d_rx[j];
+        if (!rx.attached || rx.finished)
+            continue;
+        for (const auto& l : rx.links)
+            if (l.tx == node)
+                tail = std::min(tail, l.oldest_needed(static_cast<int64_t>(rx.next)));
+    }
+    return tail;
+}
+
+int64_t channel_hub_impl::rx_available_locked(int node) const
+{
+    const auto& rx = d_rx[node];
+    const int64_t next = static_cast<int64_t>(rx.next);
+    int64_t avail = INT64_MAX;
+    for (const auto& l : rx.links) {
+        const auto& tx = d_tx[l.tx];
+        if (tx.finished)
+            continue;
+        const int64_t w = static_cast<int64_t>(tx.written);
+        // largest n with newest_needed(n) <= w - 1; newest_needed is nondecreasing
+        int64_t n = l.sfo ? static_cast<int64_t>(std::floor((w - 1 - sfo_half_len -
+                                                             *std::max_element(l.sfo_b.begin(), l.sfo_b.end())) /
+                                                            l.sfo_a))
+                          : w - 1 + l.fir.newest_offset();
+        while (l.newest_needed(n) > w - 1)
+            n--;
+        while (l.newest_needed(n + 1) <= w - 1)
+            n++;
+        avail = std::min(avail, n + 1 - next);
+    }
+    return avail;
+}
+
+size_t channel_hub_impl::write_tx(int node,
+                                  const std::vector<const gr_complex*>& in,
+                                  size_t n,
+                                  int timeout_ms)
+{
+    std::unique_lock<std::mutex> lock(d_mutex);
+    if (!d_frozen)
+        freeze_locked();
+    auto& tx = d_tx[node];
+    const auto& gain = d_nodes[node].tx_gain;
+    const int nant = d_nodes[node].nant;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    size_t done = 0;
+    while (done < n) {
+        int64_t space = static_cast<int64_t>(d_ring_size) -
+                        (static_cast<int64_t>(tx.written) - tail_locked(node));
+        if (space <= 0) {
+            if (done > 0)
+                break;
+            if (d_cv.wait_until(lock, deadline) == std::cv_status::timeout)
+                return 0;
+            continue;
+        }
+        const size_t m = std::min<size_t>({ n - done, static_cast<size_t>(space), chunk_max });
+        const uint64_t base = tx.written;
+        lock.unlock();
+        tx.osc->generate(tx.rot.data(), m);
+        for (int a = 0; a < nant; a++) {
+            gr_complex* ring = tx.ring[a].data();
+            const gr_complex* x = in[a] + done;
+            const gr_complex g = gain[a];
+            for (size_t k = 0; k < m; k++)
+                ring[(base + k) & d_ring_mask] = g * x[k] * tx.rot[k];
+        }
+        lock.lock();
+        tx.written += m;
+        done += m;
+        d_cv.notify_all();
+    }
+    return done;
+}
+
+size_t channel_hub_impl::read_rx(int node,
+                                 const std::vector<gr_complex*>& out,
+                                 size_t n,
+                                 int timeout_ms)
+{
+    std::unique_lock<std::mutex> lock(d_mutex);
+    if (!d_frozen)
+        freeze_locked();
+    auto& rx = d_rx[node];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    size_t done = 0;
+    while (done < n) {
+        const int64_t avail = rx_available_locked(node);
+        if (avail <= 0) {
+            if (done > 0)
+                break;
+            if (d_cv.wait_until(lock, deadline) == std::cv_status::timeout)
+                return 0;
+            continue;
+        }
+        const size_t m = std::min<size_t>({ n - done, static_cast<size_t>(std::min<int64_t>(avail, chunk_max)) });
+        for (int i = 0; i < d_num_nodes; i++)
+            rx.written_snap[i] = d_tx[i].written;
+        const uint64_t n0 = rx.next;
+        lock.unlock();
+        compute_rx_chunk(node, n0, m, out, done);
+        lock.lock();
+        rx.next += m;
+        done += m;
+        d_cv.notify_all();
+    }
+    return done;
+}
+
+void channel_hub_impl::fill_window(int tx_node,
+                                   int ant,
+                                   int64_t lo,
+                                   size_t len,
+                                   uint64_t written,
+                                   gr_complex* dst) const
+{
+    const auto& ring = d_tx[tx_node].ring;
+    const int64_t w = static_cast<int64_t>(written);
+    const int64_t hi = lo + static_cast<int64_t>(len); // exclusive
+    int64_t idx = lo;
+    // before the start of time: silence
+    while (idx < hi && idx < 0)
+        dst[idx++ - lo] = gr_complex(0, 0);
+    if (ring.empty()) {
+        while (idx < hi)
+            dst[idx++ - lo] = gr_complex(0, 0);
+        return;
+    }
+    const gr_complex* r = ring[ant].data();
+    const int64_t stored_end = std::min(hi, w);
+    while (idx < stored_end) {
+        const size_t pos = static_cast<size_t>(idx) & d_ring_mask;
+        const size_t run = std::min<size_t>(d_ring_size - pos, static_cast<size_t>(stored_end - idx));
+        std::memcpy(dst + (idx - lo), r + pos, run * sizeof(gr_complex));
+        idx += static_cast<int64_t>(run);
+    }
+    // after the end of a finished transmitter: silence
+    while (idx < hi)
+        dst[idx++ - lo] = gr_complex(0, 0);
+}
+
+void channel_hub_impl::apply_link(rx_state& rx,
+                                  const hub_rx_link& link,
+                                  int ant,
+                                  uint64_t n0,
+                                  size_t m,
+                                  uint64_t written,
+                                  gr_complex* y)
+{
+    const int64_t lo = link.oldest_needed(static_cast<int64_t>(n0));
+    const int64_t hi = link.newest_needed(static_cast<int64_t>(n0 + m - 1));
+    const size_t len = static_cast<size_t>(hi - lo + 1);
+    fill_window(link.tx, ant, lo, len, written, rx.window.data());
+    if (!link.sfo) {
+        kernels::apply_link_fir(link.fir, rx.window.data(), y, m);
+        return;
+    }
+    const auto& table = sfo_table();
+    for (size_t k = 0; k < m; k++) {
+        gr_complex s(0, 0);
+        for (size_t p = 0; p < link.sfo_b.size(); p++) {
+            const double idx = link.sfo_a * static_cast<double>(n0 + k) + link.sfo_b[p];
+            int64_t base = static_cast<int64_t>(std::floor(idx));
+            int phase = static_cast<int>(std::lround((idx - static_cast<double>(base)) * sfo_phases));
+            if (phase == sfo_phases) {
+                phase = 0;
+                base++;
+            }
+            const float* taps = &table[static_cast<size_t>(phase) * 2 * sfo_half_len];
+            const gr_complex* x = rx.window.data() + (base - sfo_half_len + 1 - lo);
+            gr_complex acc(0, 0);
+            for (int i = 0; i < 2 * sfo_half_len; i++)
+                acc += taps[i] * x[i];
+            s += link.sfo_g[p] * acc;
+        }
+        y[k] = s;
+    }
+}
+
+void channel_hub_impl::compute_rx_chunk(int node,
+                                        uint64_t n0,
+                                        size_t m,
+                                        const std::vector<gr_complex*>& out,
+                                        size_t offset)
+{
+    auto& rx = d_rx[node];
+    const int nrx = d_nodes[node].nant;
+    const auto& rx_gain = d_nodes[node].rx_gain;
+    const bool capture = rx.capture_size > 0;
+
+    // RX LO: exp(-j phi[n])
+    rx.osc->generate(rx.rot.data(), m);
+    for (size_t k = 0; k < m; k++)
+        rx.rot[k] = std::conj(rx.rot[k]);
+
+    for (int b = 0; b < nrx; b++)
+        std::fill_n(rx.acc[b].data(), m, gr_complex(0, 0));
+
+    const hub_rx_link* self_leak = nullptr;
+    for (size_t l = 0; l < rx.links.size(); l++) {
+        auto& link = rx.links[l];
+        if (link.self_leak) {
+            self_leak = &link;
+            continue;
+        }
+        const int ntx = d_nodes[link.tx].nant;
+        const uint64_t w = rx.written_snap[link.tx];
+        // A link with its own mobility phase, or whose component is recorded,
+        // is summed separately before it joins the total.
+        const bool separate = capture || link.doppler_w != 0.0;
+        auto& sum = separate ? rx.link_acc : rx.acc;
+        if (separate)
+            for (int b = 0; b < nrx; b++)
+                std::fill_n(rx.link_acc[b].data(), m, gr_complex(0, 0));
+        for (int a = 0; a < ntx; a++) {
+            apply_link(rx, link, a, n0, m, w, rx.filtered.data());
+            for (int b = 0; b < nrx; b++) {
+                const gr_complex g = link.gain[b * ntx + a];
+                if (g == gr_complex(0, 0))
+                    continue;
+                gr_complex* s = sum[b].data();
+                const gr_complex* f = rx.filtered.data();
+                for (size_t k = 0; k < m; k++)
+                    s[k] += g * f[k];
+            }
+        }
+        if (!separate)
+            continue;
+        if (link.doppler_w != 0.0) {
+            // sequential rotator, re-seeded from the exact phase every 128 samples
+            // of absolute index, so block boundaries never change the result
+            for (size_t k = 0; k < m; k++) {
+                const uint64_t n = n0 + k;
+                if (n % 128 == 0)
+                    link.doppler_rot = std::polar(
+                        1.0, std::fmod(link.doppler_w * static_cast<double>(n), 2.0 * M_PI));
+                rx.filtered[k] = gr_complex(static_cast<float>(link.doppler_rot.real()),
+                                            static_cast<float>(link.doppler_rot.imag()));
+                link.doppler_rot *= link.doppler_step;
+            }
+            for (int b = 0; b < nrx; b++)
+                for (size_t k = 0; k < m; k++)
+                    rx.link_acc[b][k] *= rx.filtered[k];
+        }
+        for (int b = 0; b < nrx; b++) {
+            const gr_complex* s = rx.link_acc[b].data();
+            gr_complex* acc = rx.acc[b].data();
+            for (size_t k = 0; k < m; k++)
+                acc[k] += s[k];
+            if (capture) {
+                auto& ring = rx.capture[l][b];
+                const gr_complex rg = rx_gain[b];
+                for (size_t k = 0; k < m; k++)
+                    ring[(n0 + k) % rx.capture_size] = s[k] * rx.rot[k] * rg;
+            }
+        }
+    }
+
+    if (self_leak) {
+        // Half duplex: while this node transmits, its receiver hears only its
+        // own on-air signal through the leakage path.
+        const uint64_t w = rx.written_snap[node];
+        std::fill_n(rx.transmitting.data(), m, 0);
+        for (int a = 0; a < nrx; a++) {
+            fill_window(node, a, static_cast<int64_t>(n0), m, w, rx.link_acc[a].data());
+            for (size_t k = 0; k < m; k++)
+                if (rx.link_acc[a][k] != gr_complex(0, 0))
+                    rx.transmitting[k] = 1;
+        }
+        for (int b = 0; b < nrx; b++) {
+            const gr_complex leak = self_leak->gain[b * nrx + b];
+            for (size_t k = 0; k < m; k++)
+                if (rx.transmitting[k])
+                    rx.acc[b][k] = leak * rx.link_acc[b][k];
+        }
+    }
+
+    for (int b = 0; b < nrx; b++) {
+        gr_complex* y = out[b] + offset;
+        const gr_complex* acc = rx.acc[b].data();
+        const gr_complex rg = rx_gain[b];
+        for (size_t k = 0; k < m; k++)
+            y[k] = acc[k] * rx.rot[k] * rg;
+        if (rx.noise_std > 0) {
+            auto& g = rx.noise[b];
+            const float sd = rx.noise_std;
+            for (size_t k = 0; k < m; k++) {
+                const float re = static_cast<float>(g());
+                const float im = static_cast<float>(g());
+                y[k] += gr_complex(sd * re, sd * im);
+            }
+        }
+    }
+}
+
+} // namespace cohere
+} // namespace gr

@@ -1,0 +1,98 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_COHERE_KERNELS_OSCILLATOR_H
+#define INCLUDED_COHERE_KERNELS_OSCILLATOR_H
+
+#include "rng.h"
+#include <gnuradio/cohere/api.h>
+#include <gnuradio/gr_complex.h>
+#include <complex>
+#include <cstdint>
+#include <map>
+#include <mutex>
+
+namespace gr {
+namespace cohere {
+namespace kernels {
+
+/*!
+ * \brief A free-running local oscillator: frequency offset plus Wiener phase noise.
+ *
+ * Phase at sample n (n = 0, 1, ...):
+ *   phi[0] = phi_0,  phi[n+1] = phi[n] + 2 pi df / fs + w_n,
+ *   df = ppm * 1e-6 * fc,  w_n ~ N(0, 4 pi^2 fc^2 c / fs)
+ * (c in seconds, the phase-noise constant of the source papers). A retune at
+ * sample r replaces phi[r] by a new phase (the AD936x behaviour: the LO phase is
+ * random after every retune); the new phase is given by the caller.
+ *
+ * The phase is kept in double precision and wrapped to [-pi, pi). The complex
+ * output exp(j phi[n]) is produced by a recursive rotator that is re-seeded from
+ * the exact phase every 128 samples of absolute index, so the result depends
+ * only on the sample index, never on how the stream is cut into blocks.
+ *
+ * Instances are sequential: generate() continues where the last call ended.
+ * Two instances built with the same arguments produce identical sequences.
+ */
+class COHERE_API oscillator
+{
+public:
+    oscillator(double samp_rate,
+               double center_freq,
+               double ppm,
+               double phase_noise_c,
+               double initial_phase,
+               uint64_t seed);
+
+    //! Per-sample phase increment variance, 4 pi^2 fc^2 c / fs (rad^2).
+    double increment_variance() const { return d_sigma * d_sigma; }
+    //! Frequency offset in Hz.
+    double frequency_offset() const { return d_df; }
+    //! Index of the next sample generate() produces.
+    uint64_t position() const { return d_pos; }
+
+    /*!
+     * \brief Schedule a retune: at sample \p at the phase becomes \p new_phase.
+     * Thread-safe. A retune at an index already generated takes effect at the
+     * next generated sample (and retune_late() counts it).
+     */
+    void schedule_retune(uint64_t at, double new_phase);
+    uint64_t retune_late() const { return d_retune_late; }
+
+    //! exp(+j phi[n]) for the next \p n samples.
+    void generate(gr_complex* out, size_t n);
+    //! phi[n] (wrapped to [-pi, pi)) for the next \p n samples.
+    void generate_phase(double* out, size_t n);
+
+private:
+    template <typename F>
+    void run(size_t n, F&& emit);
+    void apply_pending_retune();
+
+    double d_omega;  // deterministic increment, rad/sample
+    double d_sigma;  // phase-noise increment std, rad
+    double d_df;
+    double d_phase;  // phi[d_pos], wrapped
+    uint64_t d_pos;
+    std::complex<double> d_rot;       // exp(j phi[d_pos])
+    std::complex<double> d_step_det;  // exp(j omega)
+    gaussian_rng d_rng;
+
+    std::mutex d_retune_mutex;
+    std::map<uint64_t, double> d_retunes;
+    bool d_has_retunes;
+    uint64_t d_next_retune;
+    uint64_t d_retune_late;
+};
+
+//! Wrap an angle to [-pi, pi).
+COHERE_API double wrap_phase(double x);
+
+} // namespace kernels
+} // namespace cohere
+} // namespace gr
+
+#endif /* INCLUDED_COHERE_KERNELS_OSCILLATOR_H */

@@ -1,0 +1,14 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""gr-cohere: over-the-air phase coherence for independently clocked radios.
+
+C++ blocks (from the compiled bindings):
+    channel_hub, virtual_radio_source_c, virtual_radio_sink_c
+
+Python helpers:
+    make_testbed      build and configure a channel_hub from keyword arguments
+"""
+
+from .cohere_python import *  # noqa: F401,F403
+
+from .testbed import make_testbed  # noqa: F401

@@ -1,0 +1,171 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Build a configured over-the-air emulator (channel_hub) from keyword arguments.
+
+This is what the GRC "Virtual Testbed" block, the apps and the tests use. Every
+per-node argument takes one value for all nodes or a sequence of num_nodes
+values; every error is a ValueError naming the argument and the value.
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .cohere_python import channel_hub
+
+__all__ = ["make_testbed", "per_node"]
+
+
+def per_node(name, value, num_nodes, cast=float):
+    """Broadcast a scalar or check a per-node sequence; returns a list."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name}: expected a number or {num_nodes} numbers, got {value!r}")
+    if isinstance(value, (Sequence, np.ndarray)):
+        values = list(value)
+        if len(values) != num_nodes:
+            raise ValueError(
+                f"{name}: expected 1 or {num_nodes} values (one per node), got {len(values)}")
+    else:
+        values = [value] * num_nodes
+    try:
+        return [cast(v) for v in values]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _pairs(name, value, num_nodes):
+    """Normalize a per-link argument to {(tx, rx): entry}.
+
+    Accepts a dict keyed by (tx, rx) or, for scalar-per-link values, an
+    num_nodes x num_nodes array indexed [tx][rx] that must be symmetric (the air
+    is reciprocal).
+    """
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        out = {}
+        for key, entry in value.items():
+            try:
+                tx, rx = (int(k) for k in key)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name}: keys must be (tx, rx) pairs, got {key!r}") from None
+            for node in (tx, rx):
+                if not 0 <= node < num_nodes:
+                    raise ValueError(f"{name}: unknown node {node} in key {key!r}")
+            out[(tx, rx)] = entry
+        return out
+    arr = np.asarray(value)
+    if arr.shape != (num_nodes, num_nodes):
+        raise ValueError(
+            f"{name}: expected a dict or a {num_nodes}x{num_nodes} matrix, got shape {arr.shape}")
+    if not np.allclose(arr, arr.T):
+        raise ValueError(f"{name}: the matrix must be symmetric (the air is reciprocal)")
+    return {(i, j): arr[i, j] for i in range(num_nodes) for j in range(i + 1, num_nodes)}
+
+
+def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
+                 ppm=0.0, phase_noise=0.0, initial_phase=None, sfo=False,
+                 noise_power=0.0, tx_gains=None, rx_gains=None,
+                 chain_gain_std_db=1.0, chain_phase_spread=math.pi,
+                 link_gain=None, link_delay=None, link_taps=None,
+                 positions=None, path_loss_exponent=2.0, ref_loss_db=40.0,
+                 ref_distance=1.0, shadowing_db=0.0, rayleigh=False,
+                 speed=0.0, angle=0.0, half_duplex=False, leakage_db=-math.inf,
+                 buffer_size=None, capture=None):
+    """Create and configure a channel_hub.
+
+    Args:
+        num_nodes: number of nodes (1..64).
+        samp_rate, center_freq: common fs and fc in Hz.
+        seed: seed of every random draw (LO phases, chain gains, noise...).
+        antennas: antennas per node (scalar or per node), 1..8.
+        ppm: oscillator offset per node; CFO = ppm 1e-6 fc.
+        phase_noise: Wiener constant c (s) per node; increment variance
+            4 pi^2 fc^2 c / fs.
+        initial_phase: LO phase per node (rad); default random from the seed.
+        sfo: also model the sampling-frequency offset of each crystal.
+        noise_power: AWGN power per receive antenna (linear), per node.
+        tx_gains, rx_gains: {node: [gain per antenna]} explicit chain gains;
+            others are drawn with chain_gain_std_db / chain_phase_spread.
+        link_gain: {(tx, rx): matrix nrx x ntx} or symmetric NxN array (1
+            antenna) of air gains; sets both directions (reciprocal).
+        link_delay: {(tx, rx): samples} or symmetric NxN array or scalar.
+        link_taps: {(tx, rx): (delays, gains)} extra multipath paths.
+        positions: [(x, y), ...] in metres: enables log-distance path loss
+            (path_loss_exponent, ref_loss_db at ref_distance, shadowing_db),
+            carrier phase and propagation delay.
+        rayleigh: CN(0, 1) small-scale term per antenna pair (reciprocal).
+        speed, angle: per node, m/s and rad, for the Doppler phase.
+        half_duplex, leakage_db: a transmitting node hears only its own
+            leakage (-inf: nothing).
+        buffer_size: TX history ring per antenna (samples).
+        capture: receivers whose per-transmitter components are recorded:
+            {node: max_samples} or a list of nodes (1e6 samples each).
+
+    Returns:
+        the configured channel_hub.
+    """
+    try:
+        num_nodes = int(num_nodes)
+    except (TypeError, ValueError):
+        raise ValueError(f"num_nodes: expected an integer, got {num_nodes!r}") from None
+    if not 1 <= num_nodes <= 64:
+        raise ValueError(f"num_nodes: must be in 1..64, got {num_nodes}")
+    ants = per_node("antennas", antennas, num_nodes, int)
+    hub = channel_hub(num_nodes, float(samp_rate), float(center_freq), int(seed), ants)
+
+    for node, v in enumerate(per_node("ppm", ppm, num_nodes)):
+        hub.set_ppm(node, v)
+    for node, v in enumerate(per_node("phase_noise", phase_noise, num_nodes)):
+        hub.set_phase_noise(node, v)
+    if initial_phase is not None:
+        for node, v in enumerate(per_node("initial_phase", initial_phase, num_nodes)):
+            hub.set_initial_phase(node, v)
+    hub.set_sfo_enabled(bool(sfo))
+    for node, v in enumerate(per_node("noise_power", noise_power, num_nodes)):
+        hub.set_noise_power(node, v)
+    hub.set_chain_gain_spread(float(chain_gain_std_db), float(chain_phase_spread))
+    for name, gains, setter in (("tx_gains", tx_gains, hub.set_tx_gains),
+                                ("rx_gains", rx_gains, hub.set_rx_gains)):
+        for node, g in (gains or {}).items():
+            setter(int(node), [complex(x) for x in np.atleast_1d(g)])
+
+    if positions is not None:
+        pos = np.asarray(positions, dtype=float)
+        if pos.shape != (num_nodes, 2):
+            raise ValueError(f"positions: expected {num_nodes} (x, y) pairs, got shape {pos.shape}")
+        hub.set_positions(list(pos[:, 0]), list(pos[:, 1]))
+        hub.set_path_loss(float(path_loss_exponent), float(ref_loss_db),
+                          float(ref_distance), float(shadowing_db))
+    hub.set_rayleigh(bool(rayleigh))
+
+    for (tx, rx), g in _pairs("link_gain", link_gain, num_nodes).items():
+        mat = np.atleast_2d(np.asarray(g, dtype=complex))
+        hub.set_link_gain(tx, rx, [complex(x) for x in mat.ravel()])
+    if link_delay is not None and np.isscalar(link_delay):
+        for i in range(num_nodes):
+            for j in range(i + 1, num_nodes):
+                hub.set_link_delay(i, j, float(link_delay))
+    else:
+        for (tx, rx), d in _pairs("link_delay", link_delay, num_nodes).items():
+            hub.set_link_delay(tx, rx, float(d))
+    for (tx, rx), entry in _pairs("link_taps", link_taps, num_nodes).items():
+        try:
+            delays, gains = entry
+        except (TypeError, ValueError):
+            raise ValueError(f"link_taps[{(tx, rx)}]: expected (delays, gains)") from None
+        hub.set_link_taps(tx, rx, [float(d) for d in delays], [complex(g) for g in gains])
+
+    speeds = per_node("speed", speed, num_nodes)
+    angles = per_node("angle", angle, num_nodes)
+    for node in range(num_nodes):
+        hub.set_velocity(node, speeds[node], angles[node])
+    hub.set_half_duplex(bool(half_duplex), float(leakage_db))
+    if buffer_size is not None:
+        hub.set_buffer_size(int(buffer_size))
+    if capture is not None:
+        requests = capture if isinstance(capture, Mapping) else {n: 1_000_000 for n in capture}
+        for node, size in requests.items():
+            hub.enable_capture(int(node), int(size))
+    return hub
