@@ -683,7 +683,7 @@ void channel_hub_impl::freeze_locked()
         throw std::invalid_argument("channel_hub: buffer_size " + std::to_string(d_ring_size) +
                                     " is too small for the link filters");
     d_frozen = true;
-    d_logger->debug("streaming started: {} nodes, fs {} Hz, fc {} Hz, ring {} samples",
+    d_debug_logger->debug("streaming started: {} nodes, fs {} Hz, fc {} Hz, ring {} samples",
                     d_num_nodes, d_fs, d_fc, d_ring_size);
 }
 
@@ -806,6 +806,7 @@ void channel_hub_impl::attach_source(int node, int nchan)
         throw std::logic_error("virtual_radio_source_c: cannot attach node " +
                                std::to_string(node) + " after streaming has started");
     d_rx[node].attached = true;
+    d_had_source = true;
 }
 
 void channel_hub_impl::detach_source(int node)
@@ -831,6 +832,17 @@ void channel_hub_impl::finish_rx(int node)
     check_node(node, "finish_rx");
     d_rx[node].finished = true;
     d_cv.notify_all();
+}
+
+bool channel_hub_impl::receivers_done()
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    if (!d_had_source)
+        return false;
+    for (const auto& rx : d_rx)
+        if (rx.attached && !rx.finished)
+            return false;
+    return true;
 }
 
 uint64_t channel_hub_impl::tx_position(int node)

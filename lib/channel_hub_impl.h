@@ -116,6 +116,7 @@ public:
                    size_t n,
                    int timeout_ms) override;
     void finish_rx(int node) override;
+    bool receivers_done() override;
     uint64_t tx_position(int node) override;
     uint64_t rx_position(int node) override;
 
@@ -189,6 +190,7 @@ private:
     mutable std::mutex d_mutex;
     std::condition_variable d_cv;
     bool d_frozen = false;
+    bool d_had_source = false;
 
     std::vector<node_config> d_nodes;
     std::map<std::pair<int, int>, link_config> d_links; // (tx, rx)

@@ -101,6 +101,8 @@ int virtual_radio_sink_c_impl::work(int noutput_items,
             d_last_log = now;
         }
     }
+    if (d_hub->receivers_done())
+        return WORK_DONE; // every receiver has finished: nobody listens any more
     return static_cast<int>(d_hub->write_tx(d_node, d_in, n, d_timeout_ms));
 }
 

@@ -218,6 +218,11 @@ public:
     read_rx(int node, const std::vector<gr_complex*>& out, size_t n, int timeout_ms) = 0;
     //! The source stopped: it no longer holds back the transmitters.
     virtual void finish_rx(int node) = 0;
+    /*!
+     * \brief True once at least one source was attached and every attached
+     * source has finished: nobody listens any more, so sinks end their stream.
+     */
+    virtual bool receivers_done() = 0;
     //! Samples written by node's sink / produced by its source so far.
     virtual uint64_t tx_position(int node) = 0;
     virtual uint64_t rx_position(int node) = 0;

@@ -23,7 +23,9 @@ namespace cohere {
  * stream: input sample n is on the air at global time n (zeros between bursts
  * are the caller's, as with a continuously streaming USRP). The hub applies the
  * node's TX chain gain and oscillator. When the input ends, the node transmits
- * zeros. The block waits for buffer space (receivers lagging) in slices of
+ * zeros. Once every receiver of the hub has finished, the block ends its stream
+ * (WORK_DONE), so a flowgraph whose sources have a sample count ends by itself.
+ * The block waits for buffer space (receivers lagging) in slices of
  * \p timeout_ms so the flowgraph can stop.
  *
  * Non-finite input samples (NaN, Inf) are transmitted as zeros; the count is

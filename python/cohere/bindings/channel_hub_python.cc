@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(channel_hub.h) */
-/* BINDTOOL_HEADER_FILE_HASH(5dcc43ea84e70c67fd45bc2203f392cc) */
+/* BINDTOOL_HEADER_FILE_HASH(92eeb144e59bcad4f342cf98cc4c236c) */
 
 #include <pybind11/complex.h>
 #include <pybind11/numpy.h>
@@ -123,5 +123,6 @@ Args:
         .def("tx_position", &channel_hub::tx_position, py::arg("node"))
         .def("rx_position", &channel_hub::rx_position, py::arg("node"))
         .def("finish_tx", &channel_hub::finish_tx, py::arg("node"), release())
-        .def("finish_rx", &channel_hub::finish_rx, py::arg("node"), release());
+        .def("finish_rx", &channel_hub::finish_rx, py::arg("node"), release())
+        .def("receivers_done", &channel_hub::receivers_done);
 }

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(virtual_radio_sink_c.h) */
-/* BINDTOOL_HEADER_FILE_HASH(cc9dca9a1bf14c0de8b3709c9b5c9a06) */
+/* BINDTOOL_HEADER_FILE_HASH(de87b35ef70e4874d0e6fd078a4e8bad) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
