@@ -7,8 +7,9 @@ C++ blocks (from the compiled bindings):
 
 Python helpers:
     make_testbed      build and configure a channel_hub from keyword arguments
+    simulate          run a finite emulator scenario and return the received samples
 """
 
 from .cohere_python import *  # noqa: F401,F403
 
-from .testbed import make_testbed  # noqa: F401
+from .testbed import make_testbed, simulate  # noqa: F401

@@ -14,7 +14,7 @@ import numpy as np
 
 from .cohere_python import channel_hub
 
-__all__ = ["make_testbed", "per_node"]
+__all__ = ["make_testbed", "per_node", "simulate"]
 
 
 def per_node(name, value, num_nodes, cast=float):
@@ -169,3 +169,68 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
         for node, size in requests.items():
             hub.enable_capture(int(node), int(size))
     return hub
+
+
+def simulate(hub, tx, nsamples, rx_nodes=None, max_noutput_items=None, relays=None):
+    """Run a finite emulator scenario in one flowgraph and return what was received.
+
+    Args:
+        hub: a channel_hub that has not streamed yet (a hub serves one run).
+        tx: {node: samples} where samples is a 1-D array (single antenna) or a
+            list/2-D array with one row per antenna; transmitted from sample 0,
+            zeros afterwards.
+        nsamples: RX samples to collect per receiving node.
+        rx_nodes: nodes to receive at (default: all).
+        max_noutput_items: passed to top_block.run (None: GNU Radio's default).
+        relays: {node: gain}: the node retransmits what it receives, times
+            gain, sample for sample (an amplify-and-forward relay with no
+            processing delay); such a node must not be in tx.
+
+    Returns:
+        {node: complex array of shape (num_antennas(node), nsamples)}.
+    """
+    from gnuradio import blocks, gr
+
+    from .cohere_python import virtual_radio_sink_c, virtual_radio_source_c
+
+    nodes = range(hub.num_nodes())
+    rx_nodes = list(nodes) if rx_nodes is None else [int(n) for n in rx_nodes]
+    relays = relays or {}
+    tb = gr.top_block("cohere_simulate")
+    keep = []
+    for node, samples in tx.items():
+        rows = np.atleast_2d(np.asarray(samples, dtype=np.complex64))
+        nant = hub.num_antennas(node)
+        if rows.shape[0] != nant:
+            raise ValueError(f"tx[{node}]: {rows.shape[0]} antenna rows, node has {nant}")
+        if node in relays:
+            raise ValueError(f"node {node} is both a transmitter and a relay")
+        sink = virtual_radio_sink_c(hub, int(node), nant)
+        for a in range(nant):
+            src = blocks.vector_source_c(rows[a].tolist(), False)
+            tb.connect(src, (sink, a))
+            keep.append(src)
+        keep.append(sink)
+    sinks = {}
+    for node in set(rx_nodes) | set(relays):
+        nant = hub.num_antennas(node)
+        src = virtual_radio_source_c(hub, int(node), nant, int(nsamples))
+        if node in relays:
+            relay_sink = virtual_radio_sink_c(hub, int(node), nant)
+            for a in range(nant):
+                amp = blocks.multiply_const_cc(complex(relays[node]))
+                tb.connect((src, a), amp, (relay_sink, a))
+                keep.append(amp)
+        if node in rx_nodes:
+            sinks[node] = []
+            for a in range(nant):
+                vs = blocks.vector_sink_c()
+                tb.connect((src, a), vs)
+                sinks[node].append(vs)
+        keep.append(src)
+    if max_noutput_items:
+        tb.run(int(max_noutput_items))
+    else:
+        tb.run()
+    return {node: np.array([np.asarray(v.data(), dtype=np.complex64) for v in vs])
+            for node, vs in sinks.items()}
