@@ -41,6 +41,19 @@ std::string num(double v)
     return buf;
 }
 
+// s[k] += g * x[k], written on interleaved floats so the compiler vectorizes it.
+inline void cmac(gr_complex* __restrict s, const gr_complex* __restrict x, gr_complex g, size_t n)
+{
+    float* __restrict sp = reinterpret_cast<float*>(s);
+    const float* __restrict xp = reinterpret_cast<const float*>(x);
+    const float gr = g.real(), gi = g.imag();
+    for (size_t k = 0; k < n; k++) {
+        const float xr = xp[2 * k], xi = xp[2 * k + 1];
+        sp[2 * k] += gr * xr - gi * xi;
+        sp[2 * k + 1] += gr * xi + gi * xr;
+    }
+}
+
 // Polyphase windowed-sinc table for the SFO interpolator: row p holds the
 // 2H weights for fractional position p / P (see kernels::windowed_sinc_taps).
 const std::vector<float>& sfo_table()
@@ -1006,6 +1019,41 @@ void channel_hub_impl::fill_window(int tx_node,
         dst[idx++ - lo] = gr_complex(0, 0);
 }
 
+void channel_hub_impl::mac_from_ring(const hub_rx_link& link,
+                                     int ant,
+                                     int nrx,
+                                     int ntx,
+                                     uint64_t n0,
+                                     size_t m,
+                                     uint64_t written,
+                                     std::vector<std::vector<gr_complex>>& sum) const
+{
+    // y[n] = tap * x[n - k0]: input indices n0 - k0 .. n0 - k0 + m - 1
+    const int64_t lo = static_cast<int64_t>(n0) - link.fir.k0;
+    const int64_t hi = lo + static_cast<int64_t>(m);
+    const int64_t w = static_cast<int64_t>(written);
+    const int64_t first = std::max<int64_t>(lo, 0); // silence before time 0
+    const int64_t last = std::min(hi, w);           // and after a finished TX
+    if (first >= last)
+        return;
+    const gr_complex* ring = d_tx[link.tx].ring[ant].data();
+    const gr_complex tap = link.fir.taps[0];
+    for (int b = 0; b < nrx; b++) {
+        const gr_complex g = tap * link.gain[b * ntx + ant];
+        if (g == gr_complex(0, 0))
+            continue;
+        gr_complex* s = sum[b].data() + (first - lo);
+        int64_t idx = first;
+        while (idx < last) {
+            const size_t pos = static_cast<size_t>(idx) & d_ring_mask;
+            const size_t run = std::min<size_t>(d_ring_size - pos, static_cast<size_t>(last - idx));
+            cmac(s, ring + pos, g, run);
+            s += run;
+            idx += static_cast<int64_t>(run);
+        }
+    }
+}
+
 void channel_hub_impl::apply_link(rx_state& rx,
                                   const hub_rx_link& link,
                                   int ant,
@@ -1080,15 +1128,17 @@ void channel_hub_impl::compute_rx_chunk(int node,
             for (int b = 0; b < nrx; b++)
                 std::fill_n(rx.link_acc[b].data(), m, gr_complex(0, 0));
         for (int a = 0; a < ntx; a++) {
+            if (!link.sfo && link.fir.taps.size() == 1) {
+                // single-tap link (integer delay): accumulate straight from the ring
+                mac_from_ring(link, a, nrx, ntx, n0, m, w, sum);
+                continue;
+            }
             apply_link(rx, link, a, n0, m, w, rx.filtered.data());
             for (int b = 0; b < nrx; b++) {
                 const gr_complex g = link.gain[b * ntx + a];
                 if (g == gr_complex(0, 0))
                     continue;
-                gr_complex* s = sum[b].data();
-                const gr_complex* f = rx.filtered.data();
-                for (size_t k = 0; k < m; k++)
-                    s[k] += g * f[k];
+                cmac(sum[b].data(), rx.filtered.data(), g, m);
             }
         }
         if (!separate)

@@ -178,6 +178,9 @@ private:
     //! Copy TX samples lo .. lo+len-1 of (tx, ant); zeros outside 0 .. written-1.
     void fill_window(int tx, int ant, int64_t lo, size_t len, uint64_t written, gr_complex* dst) const;
     void compute_rx_chunk(int node, uint64_t n0, size_t m, const std::vector<gr_complex*>& out, size_t offset);
+    //! sum[b] += gain[b, ant] * tap * x_ant[n - k0] for a single-tap link.
+    void mac_from_ring(const hub_rx_link& link, int ant, int nrx, int ntx, uint64_t n0, size_t m,
+                       uint64_t written, std::vector<std::vector<gr_complex>>& sum) const;
     void apply_link(rx_state& rx, const hub_rx_link& link, int ant, uint64_t n0, size_t m,
                     uint64_t written, gr_complex* y);
 

@@ -15,26 +15,40 @@ namespace kernels {
 
 namespace {
 constexpr double two_pi = 2.0 * M_PI;
-constexpr uint64_t resync_period = 128; // samples of absolute index
 constexpr uint64_t no_retune = std::numeric_limits<uint64_t>::max();
-
-// exp(j d) for the small per-sample noise increment; exact sincos beyond the
-// range where the 7th-order series is accurate to double precision.
-inline std::complex<double> small_angle_exp(double d)
-{
-    if (std::abs(d) > 0.03)
-        return { std::cos(d), std::sin(d) };
-    const double d2 = d * d;
-    const double c = 1.0 - d2 * (0.5 - d2 * (1.0 / 24.0 - d2 * (1.0 / 720.0)));
-    const double s = d * (1.0 - d2 * (1.0 / 6.0 - d2 * (1.0 / 120.0 - d2 * (1.0 / 5040.0))));
-    return { c, s };
-}
+constexpr size_t block_size = 1024;
 } // namespace
 
-double wrap_phase(double x)
+void unit_phasors(const float* __restrict phase, gr_complex* __restrict out, size_t n)
 {
-    if (x >= -M_PI && x < M_PI)
-        return x;
+    float* __restrict o = reinterpret_cast<float*>(out);
+    for (size_t k = 0; k < n; k++) {
+        const float x = phase[k];
+        // quadrant q = round(x / (pi/2)) by truncation (SSE2 cvttps2dq, no libm
+        // call); y = x - q pi/2 in [-pi/4, pi/4] with pi/2 in three parts (Cody-Waite)
+        const int q = static_cast<int>(x * 0.636619772f + (x >= 0.0f ? 0.5f : -0.5f));
+        const float qf = static_cast<float>(q);
+        float y = x - qf * 1.5703125f;
+        y = y - qf * 4.83751296997070312500e-4f;
+        y = y - qf * 7.54978995489188216e-8f;
+        const float y2 = y * y;
+        const float sn =
+            y + y * y2 * (-1.6666654611e-1f + y2 * (8.3321608736e-3f + y2 * -1.9515295891e-4f));
+        const float cs = 1.0f - 0.5f * y2 +
+                         y2 * y2 *
+                             (4.166664568298827e-2f +
+                              y2 * (-1.388731625493765e-3f + y2 * 2.443315711809948e-5f));
+        // quadrant: odd q swaps sine and cosine; signs from bits of q and q + 1
+        const float swap = static_cast<float>(q & 1);
+        const float s_abs = sn + swap * (cs - sn);
+        const float c_abs = cs + swap * (sn - cs);
+        o[2 * k] = c_abs * (1.0f - static_cast<float>((q + 1) & 2));
+        o[2 * k + 1] = s_abs * (1.0f - static_cast<float>(q & 2));
+    }
+}
+
+double wrap_phase_far(double x)
+{
     x = std::fmod(x + M_PI, two_pi);
     if (x < 0)
         x += two_pi;
@@ -66,8 +80,7 @@ oscillator::oscillator(double samp_rate,
     d_omega = wrap_phase(two_pi * d_df / samp_rate);
     d_sigma = std::sqrt(4.0 * M_PI * M_PI * center_freq * center_freq * phase_noise_c /
                         samp_rate);
-    d_step_det = { std::cos(d_omega), std::sin(d_omega) };
-    d_rot = { std::cos(d_phase), std::sin(d_phase) };
+    d_block.resize(block_size);
 }
 
 void oscillator::schedule_retune(uint64_t at, double new_phase)
@@ -84,7 +97,6 @@ void oscillator::apply_pending_retune()
         if (d_retunes.begin()->first < d_pos)
             d_retune_late++;
         d_phase = d_retunes.begin()->second;
-        d_rot = { std::cos(d_phase), std::sin(d_phase) };
         d_retunes.erase(d_retunes.begin());
     }
     d_next_retune = d_retunes.empty() ? no_retune : d_retunes.begin()->first;
@@ -103,35 +115,29 @@ void oscillator::run(size_t n, F&& emit)
     for (size_t k = 0; k < n; k++) {
         if (d_pos == d_next_retune)
             apply_pending_retune();
-        emit(k);
-        // advance to d_pos + 1
+        emit(k, d_phase);
         double inc = d_omega;
-        std::complex<double> step = d_step_det;
-        if (d_sigma > 0) {
-            const double w = d_sigma * d_rng();
-            inc += w;
-            step *= small_angle_exp(w);
-        }
+        if (d_sigma > 0)
+            inc += d_sigma * d_rng();
         d_phase = wrap_phase(d_phase + inc);
         d_pos++;
-        if (d_pos % resync_period == 0)
-            d_rot = { std::cos(d_phase), std::sin(d_phase) };
-        else
-            d_rot *= step;
     }
 }
 
 void oscillator::generate(gr_complex* out, size_t n)
 {
-    run(n, [&](size_t k) {
-        out[k] = gr_complex(static_cast<float>(d_rot.real()),
-                            static_cast<float>(d_rot.imag()));
-    });
+    for (size_t done = 0; done < n;) {
+        const size_t m = std::min(block_size, n - done);
+        float* ph = d_block.data();
+        run(m, [ph](size_t k, double phase) { ph[k] = static_cast<float>(phase); });
+        unit_phasors(ph, out + done, m);
+        done += m;
+    }
 }
 
 void oscillator::generate_phase(double* out, size_t n)
 {
-    run(n, [&](size_t k) { out[k] = d_phase; });
+    run(n, [out](size_t k, double phase) { out[k] = phase; });
 }
 
 } // namespace kernels

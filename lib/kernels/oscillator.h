@@ -10,10 +10,12 @@
 #include "rng.h"
 #include <gnuradio/cohere/api.h>
 #include <gnuradio/gr_complex.h>
+#include <cmath>
 #include <complex>
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <vector>
 
 namespace gr {
 namespace cohere {
@@ -29,10 +31,11 @@ namespace kernels {
  * sample r replaces phi[r] by a new phase (the AD936x behaviour: the LO phase is
  * random after every retune); the new phase is given by the caller.
  *
- * The phase is kept in double precision and wrapped to [-pi, pi). The complex
- * output exp(j phi[n]) is produced by a recursive rotator that is re-seeded from
- * the exact phase every 128 samples of absolute index, so the result depends
- * only on the sample index, never on how the stream is cut into blocks.
+ * The phase is accumulated in double precision and wrapped to [-pi, pi); the
+ * complex output exp(j phi[n]) is computed from it in blocks by a vectorizable
+ * single-precision sine/cosine (error < 3e-7, below complex64 resolution). The
+ * result depends only on the sample index, never on how the stream is cut
+ * into blocks.
  *
  * Instances are sequential: generate() continues where the last call ended.
  * Two instances built with the same arguments produce identical sequences.
@@ -77,9 +80,8 @@ private:
     double d_df;
     double d_phase;  // phi[d_pos], wrapped
     uint64_t d_pos;
-    std::complex<double> d_rot;       // exp(j phi[d_pos])
-    std::complex<double> d_step_det;  // exp(j omega)
     gaussian_rng d_rng;
+    std::vector<float> d_block; // phases of one block, for the batched sincos
 
     std::mutex d_retune_mutex;
     std::map<uint64_t, double> d_retunes;
@@ -88,8 +90,27 @@ private:
     uint64_t d_retune_late;
 };
 
+/*!
+ * \brief out[k] = exp(j phase[k]) for |phase[k]| <= pi + 0.1, single precision.
+ * Branch-free (Cody-Waite reduction to [-pi/4, pi/4] and minimax polynomials),
+ * so the compiler vectorizes it; absolute error < 3e-7.
+ */
+COHERE_API void unit_phasors(const float* phase, gr_complex* out, size_t n);
+
+//! Wrap an angle to [-pi, pi) (slow path for angles far outside).
+COHERE_API double wrap_phase_far(double x);
+
 //! Wrap an angle to [-pi, pi).
-COHERE_API double wrap_phase(double x);
+inline double wrap_phase(double x)
+{
+    if (x >= -M_PI && x < M_PI)
+        return x;
+    if (x >= M_PI && x < 3 * M_PI)
+        return x - 2 * M_PI;
+    if (x < -M_PI && x >= -3 * M_PI)
+        return x + 2 * M_PI;
+    return wrap_phase_far(x);
+}
 
 } // namespace kernels
 } // namespace cohere

@@ -72,19 +72,7 @@ const ziggurat_tables& tables()
 
 } // namespace
 
-gaussian_rng::gaussian_rng(uint64_t seed) : d_gen(seed) { tables(); }
-
-double gaussian_rng::operator()()
-{
-    const ziggurat_tables& t = tables();
-    const uint64_t u = d_gen.next();
-    const int layer = static_cast<int>(u & 0xff);
-    const bool negative = (u >> 8) & 1;
-    const double x = (u >> 11) * 0x1.0p-53 * t.x[layer];
-    if (x < t.x[layer + 1])
-        return negative ? -x : x;
-    return slow_path(layer, x, negative);
-}
+gaussian_rng::gaussian_rng(uint64_t seed) : d_gen(seed), d_x(tables().x) {}
 
 double gaussian_rng::slow_path(int layer, double x, bool negative)
 {

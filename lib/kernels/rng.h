@@ -70,13 +70,23 @@ class COHERE_API gaussian_rng
 public:
     explicit gaussian_rng(uint64_t seed);
     //! One N(0, 1) sample.
-    double operator()();
+    double operator()()
+    {
+        const uint64_t u = d_gen.next();
+        const int layer = static_cast<int>(u & 0xff);
+        const bool negative = (u >> 8) & 1;
+        const double x = (u >> 11) * 0x1.0p-53 * d_x[layer];
+        if (x < d_x[layer + 1])
+            return negative ? -x : x;
+        return slow_path(layer, x, negative);
+    }
     //! Uniform double in [0, 1) from the same stream.
     double uniform() { return d_gen.uniform(); }
 
 private:
     double slow_path(int layer, double x, bool negative);
     xoshiro256 d_gen;
+    const double* d_x; // layer edges x[0..256] of the shared ziggurat tables
 };
 
 } // namespace kernels
