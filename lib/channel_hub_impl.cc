@@ -54,6 +54,29 @@ inline void cmac(gr_complex* __restrict s, const gr_complex* __restrict x, gr_co
     }
 }
 
+// out[k] = g * x[k] * r[k] (or * conj(r[k])), on interleaved floats so the
+// compiler vectorizes it.
+template <bool conj_r>
+inline void cmul3(gr_complex* __restrict out,
+                  const gr_complex* __restrict x,
+                  const gr_complex* __restrict r,
+                  gr_complex g,
+                  size_t n)
+{
+    float* __restrict o = reinterpret_cast<float*>(out);
+    const float* __restrict xp = reinterpret_cast<const float*>(x);
+    const float* __restrict rp = reinterpret_cast<const float*>(r);
+    const float gr = g.real(), gi = g.imag();
+    for (size_t k = 0; k < n; k++) {
+        const float ar = gr * xp[2 * k] - gi * xp[2 * k + 1];
+        const float ai = gr * xp[2 * k + 1] + gi * xp[2 * k];
+        const float br = rp[2 * k];
+        const float bi = conj_r ? -rp[2 * k + 1] : rp[2 * k + 1];
+        o[2 * k] = ar * br - ai * bi;
+        o[2 * k + 1] = ar * bi + ai * br;
+    }
+}
+
 // Polyphase windowed-sinc table for the SFO interpolator: row p holds the
 // 2H weights for fractional position p / P (see kernels::windowed_sinc_taps).
 const std::vector<float>& sfo_table()
@@ -137,6 +160,8 @@ channel_hub_impl::channel_hub_impl(int num_nodes,
         d_nodes[i].initial_phase = (2.0 * g.uniform() - 1.0) * M_PI;
         d_retune_rng.emplace_back(kernels::derive_seed(seed, S_RETUNE, i));
     }
+    for (int i = 0; i < num_nodes; i++)
+        d_lo.push_back(std::make_unique<lo_track>());
     d_tx.resize(num_nodes);
     d_rx.resize(num_nodes);
     d_probe.resize(num_nodes);
@@ -651,23 +676,17 @@ void channel_hub_impl::freeze_locked()
         if (!cfg.rx_gain_set)
             cfg.rx_gain = draw_chain_gains(kernels::derive_seed(d_seed, S_RX_GAIN, i), cfg.nant,
                                            d_gain_std_db, d_gain_phase_spread);
-        const uint64_t osc_seed = kernels::derive_seed(d_seed, S_OSC, i);
-        auto make_osc = [&]() {
-            auto o = std::make_unique<kernels::oscillator>(d_fs, d_fc, cfg.ppm, cfg.phase_noise,
-                                                           cfg.initial_phase, osc_seed);
-            for (const auto& r : cfg.retunes)
-                o->schedule_retune(r.first, r.second);
-            return o;
-        };
+        auto& lo = *d_lo[i];
+        lo.osc = make_oscillator_locked(i);
+        lo.ring.assign(d_ring_size, gr_complex(0, 0));
+        lo.skip.assign(chunk_max, gr_complex(0, 0));
         auto& tx = d_tx[i];
-        tx.osc = make_osc();
         tx.ring.assign(cfg.nant, std::vector<gr_complex>(d_ring_size, gr_complex(0, 0)));
         tx.rot.assign(chunk_max, gr_complex(0, 0));
         if (!tx.attached)
             tx.finished = true; // no sink: this node transmits zeros
 
         auto& rx = d_rx[i];
-        rx.osc = make_osc();
         rx.noise.clear();
         for (int b = 0; b < cfg.nant; b++)
             rx.noise.emplace_back(kernels::derive_seed(d_seed, S_NOISE, i, b));
@@ -704,6 +723,47 @@ void channel_hub_impl::freeze_locked()
 // runtime control and ground truth
 // ---------------------------------------------------------------------------
 
+std::unique_ptr<kernels::oscillator> channel_hub_impl::make_oscillator_locked(int node) const
+{
+    const auto& cfg = d_nodes[node];
+    auto osc = std::make_unique<kernels::oscillator>(d_fs, d_fc, cfg.ppm, cfg.phase_noise,
+                                                     cfg.initial_phase,
+                                                     kernels::derive_seed(d_seed, S_OSC, node));
+    for (const auto& r : cfg.retunes)
+        osc->schedule_retune(r.first, r.second);
+    return osc;
+}
+
+void channel_hub_impl::lo_phasors(int node, uint64_t n0, size_t m, gr_complex* out)
+{
+    auto& lo = *d_lo[node];
+    std::lock_guard<std::mutex> lock(lo.mutex);
+    while (lo.generated < n0 + m) {
+        const size_t pos = static_cast<size_t>(lo.generated) & d_ring_mask;
+        const size_t run = std::min<uint64_t>(d_ring_size - pos, n0 + m - lo.generated);
+        lo.osc->generate(lo.ring.data() + pos, run);
+        lo.generated += run;
+    }
+    if (n0 + d_ring_size >= lo.generated) {
+        for (size_t done = 0; done < m;) {
+            const size_t pos = static_cast<size_t>(n0 + done) & d_ring_mask;
+            const size_t run = std::min(d_ring_size - pos, m - done);
+            std::memcpy(out + done, lo.ring.data() + pos, run * sizeof(gr_complex));
+            done += run;
+        }
+        return;
+    }
+    // This side lags the other by more than the ring: regenerate (rare).
+    if (!lo.fallback || lo.fallback->position() > n0) {
+        std::lock_guard<std::mutex> cfg_lock(d_mutex);
+        lo.fallback = make_oscillator_locked(node);
+    }
+    while (lo.fallback->position() < n0)
+        lo.fallback->generate(lo.skip.data(),
+                              std::min<uint64_t>(lo.skip.size(), n0 - lo.fallback->position()));
+    lo.fallback->generate(out, m);
+}
+
 double channel_hub_impl::retune(int node, uint64_t at)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
@@ -711,12 +771,14 @@ double channel_hub_impl::retune(int node, uint64_t at)
     const double phase = (2.0 * d_retune_rng[node].uniform() - 1.0) * M_PI;
     d_nodes[node].retunes.emplace_back(at, phase);
     if (d_frozen) {
-        if (at < d_tx[node].written || at < d_rx[node].next)
-            d_logger->warn("retune of node {} at sample {} is late (TX at {}, RX at {}); "
+        auto& lo = *d_lo[node];
+        std::lock_guard<std::mutex> lo_lock(lo.mutex);
+        if (at < lo.generated)
+            d_logger->warn("retune of node {} at sample {} is late (LO generated up to {}); "
                            "it takes effect at the next sample",
-                           node, at, d_tx[node].written, d_rx[node].next);
-        d_tx[node].osc->schedule_retune(at, phase);
-        d_rx[node].osc->schedule_retune(at, phase);
+                           node, at, lo.generated);
+        lo.osc->schedule_retune(at, phase);
+        lo.fallback.reset();
     }
     d_probe[node].reset();
     return phase;
@@ -727,14 +789,8 @@ std::vector<double> channel_hub_impl::lo_phase(int node, uint64_t start, size_t 
     std::lock_guard<std::mutex> lock(d_mutex);
     check_node(node, "lo_phase");
     auto& probe = d_probe[node];
-    const auto& cfg = d_nodes[node];
-    if (!probe || !d_frozen || probe->position() > start) {
-        probe = std::make_unique<kernels::oscillator>(d_fs, d_fc, cfg.ppm, cfg.phase_noise,
-                                                      cfg.initial_phase,
-                                                      kernels::derive_seed(d_seed, S_OSC, node));
-        for (const auto& r : cfg.retunes)
-            probe->schedule_retune(r.first, r.second);
-    }
+    if (!probe || !d_frozen || probe->position() > start)
+        probe = make_oscillator_locked(node);
     std::vector<double> out(count);
     std::vector<double> skip(std::min<uint64_t>(65536, start - probe->position() + 1));
     while (probe->position() < start) {
@@ -937,13 +993,14 @@ size_t channel_hub_impl::write_tx(int node,
         const size_t m = std::min<size_t>({ n - done, static_cast<size_t>(space), chunk_max });
         const uint64_t base = tx.written;
         lock.unlock();
-        tx.osc->generate(tx.rot.data(), m);
+        lo_phasors(node, base, m, tx.rot.data());
         for (int a = 0; a < nant; a++) {
-            gr_complex* ring = tx.ring[a].data();
-            const gr_complex* x = in[a] + done;
-            const gr_complex g = gain[a];
-            for (size_t k = 0; k < m; k++)
-                ring[(base + k) & d_ring_mask] = g * x[k] * tx.rot[k];
+            for (size_t k = 0; k < m;) {
+                const size_t pos = static_cast<size_t>(base + k) & d_ring_mask;
+                const size_t run = std::min(d_ring_size - pos, m - k);
+                cmul3<false>(tx.ring[a].data() + pos, in[a] + done + k, tx.rot.data() + k, gain[a], run);
+                k += run;
+            }
         }
         lock.lock();
         tx.written += m;
@@ -1103,10 +1160,8 @@ void channel_hub_impl::compute_rx_chunk(int node,
     const auto& rx_gain = d_nodes[node].rx_gain;
     const bool capture = rx.capture_size > 0;
 
-    // RX LO: exp(-j phi[n])
-    rx.osc->generate(rx.rot.data(), m);
-    for (size_t k = 0; k < m; k++)
-        rx.rot[k] = std::conj(rx.rot[k]);
+    // RX LO: exp(+j phi[n]) here; applied conjugated below
+    lo_phasors(node, n0, m, rx.rot.data());
 
     for (int b = 0; b < nrx; b++)
         std::fill_n(rx.acc[b].data(), m, gr_complex(0, 0));
@@ -1168,7 +1223,7 @@ void channel_hub_impl::compute_rx_chunk(int node,
                 auto& ring = rx.capture[l][b];
                 const gr_complex rg = rx_gain[b];
                 for (size_t k = 0; k < m; k++)
-                    ring[(n0 + k) % rx.capture_size] = s[k] * rx.rot[k] * rg;
+                    ring[(n0 + k) % rx.capture_size] = s[k] * std::conj(rx.rot[k]) * rg;
             }
         }
     }
@@ -1194,10 +1249,7 @@ void channel_hub_impl::compute_rx_chunk(int node,
 
     for (int b = 0; b < nrx; b++) {
         gr_complex* y = out[b] + offset;
-        const gr_complex* acc = rx.acc[b].data();
-        const gr_complex rg = rx_gain[b];
-        for (size_t k = 0; k < m; k++)
-            y[k] = acc[k] * rx.rot[k] * rg;
+        cmul3<true>(y, rx.acc[b].data(), rx.rot.data(), rx_gain[b], m);
         if (rx.noise_std > 0) {
             auto& g = rx.noise[b];
             const float sd = rx.noise_std;

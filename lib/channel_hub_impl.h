@@ -140,8 +140,21 @@ private:
         std::vector<double> tap_delays;
         std::vector<gr_complex> tap_gains;
     };
-    struct tx_state {
+    /*!
+     * One oscillator per node drives its TX and RX: exp(j phi[n]) is generated
+     * once, by whichever side needs index n first, and kept in a ring for the
+     * other side. A request older than the ring (one side lagging the other by
+     * more than buffer_size) is served by regenerating from a second instance.
+     */
+    struct lo_track {
+        std::mutex mutex;
         std::unique_ptr<kernels::oscillator> osc;
+        std::vector<gr_complex> ring;
+        uint64_t generated = 0;
+        std::unique_ptr<kernels::oscillator> fallback;
+        std::vector<gr_complex> skip; // scratch for advancing the fallback
+    };
+    struct tx_state {
         std::vector<std::vector<gr_complex>> ring; // per antenna
         std::vector<gr_complex> rot;
         uint64_t written = 0;
@@ -149,7 +162,6 @@ private:
         bool finished = false;
     };
     struct rx_state {
-        std::unique_ptr<kernels::oscillator> osc;
         std::vector<hub_rx_link> links;
         std::vector<kernels::gaussian_rng> noise; // per antenna
         float noise_std = 0.0f;
@@ -167,6 +179,9 @@ private:
         std::vector<std::vector<std::vector<gr_complex>>> capture;
     };
 
+    std::unique_ptr<kernels::oscillator> make_oscillator_locked(int node) const;
+    //! exp(+j phi_node[n]) for n = n0 .. n0 + m - 1 (any thread).
+    void lo_phasors(int node, uint64_t n0, size_t m, gr_complex* out);
     void check_node(int node, const char* what) const;
     void check_configurable(const char* what) const;
     void freeze_locked();
@@ -213,6 +228,7 @@ private:
     std::map<std::pair<int, int>, std::vector<gr_complex>> d_small_scale; // key (min, max)
     std::map<std::pair<int, int>, double> d_shadowing;
 
+    std::vector<std::unique_ptr<lo_track>> d_lo;
     std::vector<tx_state> d_tx;
     std::vector<rx_state> d_rx;
     std::vector<std::unique_ptr<kernels::oscillator>> d_probe; // ground truth
