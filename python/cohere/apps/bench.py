@@ -1,0 +1,399 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmarks: `bench emulator` measures emulator throughput per node and memory over a long run.
+
+`cohere bench emulator` builds, for N = 2, 8, 32 single-antenna nodes, one
+flowgraph with a TX (vector_source_c repeat -> virtual_radio_sink_c) and an RX
+(virtual_radio_source_c with nsamples = S -> null_sink) per node. Links are
+the hub default without positions: unit air gain between every pair (full
+mesh, so every receiver sums N - 1 transmitters), zero delay; phase noise and
+AWGN are on. Only tb.run() is timed; the best of --repeat runs is reported
+(the machine may be shared). Throughput per node is S / time, the aggregate
+N S / time, and the link rate N (N - 1) S / time.
+
+The reference is GNU Radio's own blocks.copy in the same process:
+vector_source_c (repeat) -> head(S) -> copy -> null_sink.
+
+The memory check runs one long flowgraph (--long-nodes, --long-samples) while
+a thread samples VmRSS from /proc/self/status every --rss-interval seconds,
+together with the receivers' progress; it reports the peak RSS and the growth
+of RSS between 25 % and 100 % of the run (a flat line means no leak).
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import threading
+import time
+
+import numpy as np
+
+TARGET_NODES = 8
+TARGET_MSPS = 10.0
+
+
+# ----------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------
+
+def _int(text):
+    value = int(float(text))
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def rss_kib():
+    """Current resident set size (KiB) from /proc/self/status (VmRSS)."""
+    return _status_kib("VmRSS")
+
+
+def _status_kib(field):
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def machine_info():
+    from gnuradio import gr
+    info = {
+        "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "python": sys.version.split()[0],
+        "python_executable": sys.executable,
+        "gnuradio": gr.version(),
+        "platform": platform.platform(),
+        "cpu_model": None,
+        "loadavg_start": None,
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu_model"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info["libraries"] = _cohere_libraries()
+    try:
+        info["loadavg_start"] = list(os.getloadavg())
+    except OSError:
+        pass
+    return info
+
+
+def _cohere_libraries():
+    """The gr-cohere shared objects loaded in this process, with their mtimes (the
+    build being measured)."""
+    from gnuradio import cohere  # noqa: F401 - loads the bindings and the library
+
+    found = {}
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                name = os.path.basename(path)
+                if "cohere" in name and ".so" in name and path not in found:
+                    if os.path.exists(path):
+                        found[path] = time.strftime(
+                            "%Y-%m-%dT%H:%M:%S", time.localtime(os.path.getmtime(path)))
+    except OSError:
+        pass
+    return [{"path": p, "mtime": m} for p, m in found.items()]
+
+
+def _tx_signal():
+    n = np.arange(4096)
+    return (0.5 * np.exp(2j * np.pi * 0.01 * n)).astype(np.complex64).tolist()
+
+
+def build_emulator(num_nodes, samples, args):
+    """One flowgraph of num_nodes TX + RX pairs; returns (tb, hub)."""
+    from gnuradio import blocks, gr
+
+    from gnuradio import cohere
+
+    ppm = np.linspace(-5.0, 5.0, num_nodes).tolist() if num_nodes > 1 else 0.0
+    hub = cohere.make_testbed(num_nodes, args.samp_rate, args.center_freq, seed=args.seed,
+                              ppm=ppm, phase_noise=args.phase_noise,
+                              noise_power=args.noise_power)
+    tb = gr.top_block(f"bench emulator N={num_nodes}")
+    tx_signal = _tx_signal()
+    for node in range(num_nodes):
+        src = blocks.vector_source_c(tx_signal, True)
+        tb.connect(src, cohere.virtual_radio_sink_c(hub, node, 1))
+        rx = cohere.virtual_radio_source_c(hub, node, 1, samples)
+        tb.connect(rx, blocks.null_sink(gr.sizeof_gr_complex))
+    return tb, hub
+
+
+def time_emulator(num_nodes, samples, args):
+    tb, hub = build_emulator(num_nodes, samples, args)
+    t0 = time.perf_counter()
+    tb.run()
+    elapsed = time.perf_counter() - t0
+    done = min(hub.rx_position(n) for n in range(num_nodes))
+    if done != samples:
+        raise RuntimeError(f"N={num_nodes}: receivers produced {done} of {samples} samples")
+    return elapsed
+
+
+def time_copy(samples):
+    from gnuradio import blocks, gr
+
+    tb = gr.top_block("bench blocks.copy")
+    src = blocks.vector_source_c(_tx_signal(), True)
+    tb.connect(src, blocks.head(gr.sizeof_gr_complex, samples),
+               blocks.copy(gr.sizeof_gr_complex), blocks.null_sink(gr.sizeof_gr_complex))
+    t0 = time.perf_counter()
+    tb.run()
+    return time.perf_counter() - t0
+
+
+def long_run(num_nodes, samples, interval, args):
+    """Run one long flowgraph while a thread samples RSS and progress.
+
+    Growth is measured between the first sample at >= 25 % progress and the
+    last sample taken while the flowgraph was still running (after tb.run()
+    returns, GNU Radio frees the block threads and buffers, so RSS drops).
+    """
+    tb, hub = build_emulator(num_nodes, samples, args)
+    trace = []  # (seconds, rss KiB, fraction of samples received, running)
+    stop = threading.Event()
+    running = threading.Event()
+    t0 = time.perf_counter()
+
+    def progress():
+        return min(hub.rx_position(n) for n in range(num_nodes)) / samples
+
+    def sampler():
+        while True:
+            p, rss = progress(), rss_kib()
+            trace.append((time.perf_counter() - t0, rss, p, running.is_set()))
+            if stop.wait(interval):
+                break
+
+    rss_before = rss_kib()
+    running.set()
+    thread = threading.Thread(target=sampler, name="rss-sampler", daemon=True)
+    thread.start()
+    tb.run()
+    running.clear()
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    thread.join()
+    rss_after = rss_kib()
+    during = [row for row in trace if row[3]] or trace
+    peak = max(row[1] for row in trace)
+    at25 = next((row for row in during if row[2] >= 0.25), during[0])
+    end = during[-1]
+    growth_kib = end[1] - at25[1]
+    return {
+        "nodes": num_nodes,
+        "samples_per_node": samples,
+        "seconds": elapsed,
+        "msps_per_node": samples / elapsed / 1e6,
+        "rss_interval_s": interval,
+        "rss_samples": len(trace),
+        "rss_before_kib": rss_before,
+        "rss_peak_kib": peak,
+        "rss_after_run_kib": rss_after,
+        "rss_at_25pct_kib": at25[1],
+        "rss_at_25pct_progress": at25[2],
+        "rss_at_end_kib": end[1],
+        "rss_at_end_progress": end[2],
+        "rss_growth_25_to_100_kib": growth_kib,
+        "rss_growth_25_to_100_mib": growth_kib / 1024.0,
+        "vmhwm_kib": _status_kib("VmHWM"),
+        "trace": [{"t": round(t, 3), "rss_kib": r, "progress": round(p, 4), "running": run}
+                  for t, r, p, run in trace],
+    }
+
+
+# ----------------------------------------------------------------------------
+# command line
+# ----------------------------------------------------------------------------
+
+def _default_out_dir():
+    build = os.environ.get("COHERE_BUILD_DIR")
+    base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
+    return os.path.join(base, "bench")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="cohere bench",
+        description="gr-cohere benchmarks.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="bench", metavar="BENCH")
+    sub.required = True
+    e = sub.add_parser(
+        "emulator", help="throughput per node of the over-the-air emulator, and memory",
+        description=__doc__.split("\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = e.add_argument_group("throughput")
+    g.add_argument("--nodes", type=_int, nargs="+", default=[2, 8, 32], metavar="N",
+                   help="node counts (default: 2 8 32)")
+    g.add_argument("--samples", type=_int, default=None, metavar="S",
+                   help="samples per node and run (default: 2e7 / N, quick: 2e5 / N)")
+    g.add_argument("--repeat", type=_int, default=None,
+                   help="runs per measurement, best reported (default 3, quick 1)")
+    g.add_argument("--copy-samples", type=_int, default=None,
+                   help="samples through blocks.copy (default 1e8, quick 2e6)")
+    m = e.add_argument_group("memory")
+    m.add_argument("--long-samples", type=_int, default=None,
+                   help="samples per node of the long run (default 1e8: 6-15 s for N = 2 "
+                   "on a shared 2-core machine; quick 2e6)")
+    m.add_argument("--long-nodes", type=_int, default=2, help="nodes in the long run")
+    m.add_argument("--rss-interval", type=float, default=None,
+                   help="RSS sampling period in s (default 0.5, quick 0.05)")
+    m.add_argument("--no-long", action="store_true", help="skip the memory check")
+    c = e.add_argument_group("testbed")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--samp-rate", type=float, default=1e6, help="fs (Hz); does not "
+                   "change the work per sample")
+    c.add_argument("--center-freq", type=float, default=915e6, help="fc (Hz)")
+    c.add_argument("--phase-noise", type=float, default=1e-20,
+                   help="Wiener phase-noise constant c (s) of every node (on by default)")
+    c.add_argument("--noise-power", type=float, default=1e-3,
+                   help="AWGN power at every receiver (on by default)")
+    o = e.add_argument_group("output")
+    o.add_argument("--quick", action="store_true",
+                   help="short smoke run (a few seconds; numbers are not meaningful)")
+    o.add_argument("--json", default=None, metavar="FILE",
+                   help="JSON results (default: $COHERE_BUILD_DIR/results/bench/"
+                   "bench_emulator.json or ./results/bench/bench_emulator.json)")
+    return p
+
+
+def run_emulator_bench(args):
+    quick = args.quick
+    repeat = args.repeat or (1 if quick else 3)
+    copy_samples = args.copy_samples or (2_000_000 if quick else 100_000_000)
+    long_samples = args.long_samples or (2_000_000 if quick else 100_000_000)
+    interval = args.rss_interval or (0.05 if quick else 0.5)
+    json_path = args.json or os.path.join(_default_out_dir(), "bench_emulator.json")
+    info = machine_info()
+    print(f"cohere bench emulator: {info['nproc']} CPUs ({info['cpu_model']}), "
+          f"GNU Radio {info['gnuradio']}, Python {info['python']}, "
+          f"load {info['loadavg_start']}{' [quick]' if quick else ''}", flush=True)
+
+    # the memory check first, so that its RSS is not inflated by the big flowgraphs
+    long = None
+    if not args.no_long:
+        print(f"memory check: N={args.long_nodes}, {long_samples:g} samples per node ...",
+              flush=True)
+        long = long_run(args.long_nodes, long_samples, interval, args)
+        print(f"  {long['seconds']:.1f} s, peak RSS {long['rss_peak_kib'] / 1024:.1f} MiB",
+              flush=True)
+
+    copy_times = [time_copy(copy_samples) for _ in range(repeat)]
+    copy_best = min(copy_times)
+    copy_msps = copy_samples / copy_best / 1e6
+    print(f"blocks.copy reference: {copy_msps:.1f} Msps ({copy_samples:g} samples, "
+          f"best of {repeat})", flush=True)
+
+    rows = []
+    for n in args.nodes:
+        samples = args.samples or max(10_000, int((2e5 if quick else 2e7) / n))
+        times = [time_emulator(n, samples, args) for _ in range(repeat)]
+        best = min(times)
+        per_node = samples / best / 1e6
+        rows.append({
+            "nodes": n,
+            "samples_per_node": samples,
+            "seconds_best": best,
+            "seconds_all": times,
+            "msps_per_node": per_node,
+            "msps_aggregate": per_node * n,
+            "msps_links": per_node * n * (n - 1),
+            "ratio_to_copy": per_node / copy_msps,
+            "realtime_factor_per_node": samples / best / args.samp_rate,
+        })
+        r = rows[-1]
+        print(f"  N={n:<3d} {samples:>10d} samples/node  {best:7.2f} s  "
+              f"{per_node:8.2f} Msps/node  {r['msps_aggregate']:8.2f} Msps agg  "
+              f"ratio to copy {r['ratio_to_copy']:.4f}", flush=True)
+
+
+    # ------------------------------------------------------------------ report
+    print()
+    head = (f"{'N':>4} {'S/node':>11} {'time s':>8} {'Msps/node':>10} {'Msps agg':>9} "
+            f"{'link Msps':>10} {'/ copy':>8} {'x realtime':>10}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['nodes']:>4} {r['samples_per_node']:>11d} {r['seconds_best']:>8.2f} "
+              f"{r['msps_per_node']:>10.2f} {r['msps_aggregate']:>9.2f} "
+              f"{r['msps_links']:>10.1f} {r['ratio_to_copy']:>8.4f} "
+              f"{r['realtime_factor_per_node']:>10.1f}")
+    print(f"{'copy':>4} {copy_samples:>11d} {copy_best:>8.2f} {copy_msps:>10.2f}"
+          "   (blocks.copy, same process)")
+    target_row = next((r for r in rows if r["nodes"] == TARGET_NODES), None)
+    if target_row is None:
+        target = {"nodes": TARGET_NODES, "msps_per_node_required": TARGET_MSPS,
+                  "measured": None, "met": None}
+        print(f"target N = {TARGET_NODES} at >= {TARGET_MSPS:g} Msps per node: not measured")
+    else:
+        met = target_row["msps_per_node"] >= TARGET_MSPS
+        target = {"nodes": TARGET_NODES, "msps_per_node_required": TARGET_MSPS,
+                  "measured": target_row["msps_per_node"], "met": met}
+        got = target_row["msps_per_node"]
+        short = "" if met else f", {TARGET_MSPS / got:.1f}x short"
+        print(f"target N = {TARGET_NODES} at >= {TARGET_MSPS:g} Msps per node: "
+              f"{'MET' if met else 'NOT MET'} ({got:.2f} Msps per node{short})")
+    if long is not None:
+        print(f"memory: N={long['nodes']}, {long['samples_per_node']:g} samples/node in "
+              f"{long['seconds']:.1f} s ({long['msps_per_node']:.2f} Msps/node); "
+              f"peak RSS {long['rss_peak_kib'] / 1024:.1f} MiB "
+              f"(before the run {long['rss_before_kib'] / 1024:.1f} MiB); "
+              f"growth 25%->100% {long['rss_growth_25_to_100_mib']:+.2f} MiB "
+              f"({long['rss_samples']} samples)")
+    try:
+        info["loadavg_end"] = list(os.getloadavg())
+    except OSError:
+        pass
+
+    result = {
+        "app": "bench",
+        "bench": "emulator",
+        "quick": quick,
+        "machine": info,
+        "config": {
+            "nodes": args.nodes, "repeat": repeat, "samp_rate": args.samp_rate,
+            "center_freq": args.center_freq, "phase_noise": args.phase_noise,
+            "noise_power": args.noise_power, "seed": args.seed,
+            "links": "hub default: unit air gain every pair, zero delay",
+            "tx_source": "blocks.vector_source_c(repeat=True), 4096-sample tone",
+            "rx_sink": "blocks.null_sink",
+        },
+        "copy": {"samples": copy_samples, "seconds_best": copy_best,
+                 "seconds_all": copy_times, "msps": copy_msps},
+        "emulator": rows,
+        "target": target,
+        "memory": long,
+        "json": os.path.abspath(json_path),
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+    with open(json_path, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {os.path.abspath(json_path)}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.bench == "emulator":
+        return run_emulator_bench(args)
+    return 2  # pragma: no cover - argparse rejects unknown choices
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Integration tests of the command-line apps (`cohere showcase`, `cohere bench`).
+
+Each app runs as a subprocess, `/usr/bin/python3 -m gnuradio.cohere.apps.cli
+...`, in a temporary directory, with the environment of the test (ctest sets
+PYTHONPATH, LD_LIBRARY_PATH and COHERE_BUILD_DIR). No timing is asserted.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+SHOWCASE_NODE_KEYS = {
+    "node", "ppm", "cfo_true_hz", "cfo_effective_hz", "cfo_measured_hz", "cfo_error_hz",
+    "cfo_error_effective_hz", "crb_std_hz", "pn_cfo_std_hz", "cfo_expected_std_hz",
+    "timing_offset_samples", "snr_db_measured", "phase_error_rms_rad",
+    "drift_rms_measured_rad", "drift_rms_truth_rad", "drift_rms_expected_rad",
+    "pn_c_sum_configured", "pn_c_sum_truth", "pn_c_sum_measured",
+}
+
+
+def run_app(tmp_path, *args, timeout=600):
+    """Run `cohere <args>` in tmp_path; returns the CompletedProcess (exit code checked)."""
+    env = dict(os.environ)
+    env.setdefault("MPLBACKEND", "Agg")
+    # the app runs in tmp_path: relative PYTHONPATH entries would no longer resolve
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p)
+    proc = subprocess.run([PYTHON, "-m", "gnuradio.cohere.apps.cli", *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, (
+        f"cohere {' '.join(args)} exited with {proc.returncode}\n"
+        f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
+    return proc
+
+
+def run_showcase(tmp_path, name, *extra):
+    out = tmp_path / name
+    json_path = out / "showcase.json"
+    proc = run_app(tmp_path, "showcase", "--samples", "200000", "--out-dir", str(out),
+                   "--json", str(json_path), *extra)
+    assert json_path.is_file(), proc.stdout
+    assert (out / "showcase.png").is_file(), proc.stdout
+    assert (out / "showcase.png").stat().st_size > 10_000
+    assert str(json_path) in proc.stdout, "the app must print where it wrote its files"
+    with open(json_path) as f:
+        result = json.load(f)
+    assert {"config", "nodes", "formulas", "lo_frequency_hz"} <= result.keys()
+    assert [d["node"] for d in result["nodes"]] == [1, 2]
+    for d in result["nodes"]:
+        assert SHOWCASE_NODE_KEYS <= d.keys(), SHOWCASE_NODE_KEYS - d.keys()
+    return result
+
+
+def test_showcase_cfo_within_crb_with_phase_noise(tmp_path):
+    """Showcase with its default phase noise: the measured CFO of nodes 1 and 2
+    is within 3 CRB standard deviations of the effective CFO.
+
+    Tolerance: CRB of a complex tone, var(f) = 6 fs^2 / ((2 pi)^2 rho N (N^2 - 1))
+    (rho = per-sample SNR, N = samples); 3 std, no absolute floor. With Wiener
+    phase noise the oscillators wander around their nominal frequencies, so the
+    truth the bound applies to is the effective CFO, the least-squares slope of
+    the true LO phase difference hub.lo_phase(0) - hub.lo_phase(j) over the same
+    samples. Against the nominal CFO, hub.lo_frequency(0) - hub.lo_frequency(j),
+    the phase noise adds var = 6 fc^2 (c_0 + c_j) / (5 T) (LS slope through a
+    random walk of duration T); that check uses 3 std of the sum of both.
+    The same run checks the phase estimate and the phase-noise level against the
+    ground truth, and that the estimated timing offset is the link delay (0).
+    """
+    result = run_showcase(tmp_path, "pn")
+    for d in result["nodes"]:
+        crb = d["crb_std_hz"]
+        assert crb > 0
+        assert abs(d["cfo_measured_hz"] - d["cfo_effective_hz"]) <= 3.0 * crb, d
+        assert abs(d["cfo_measured_hz"] - d["cfo_true_hz"]) <= 3.0 * d["cfo_expected_std_hz"], d
+        assert d["cfo_true_hz"] == pytest.approx(
+            (result["config"]["ppm"][0] - d["ppm"]) * 1e-6 * result["config"]["center_freq"])
+        assert d["timing_offset_samples"] == 0
+        # per-sample phase error of an unbiased estimator at rho: 1 / sqrt(2 rho)
+        rho = 10.0 ** (result["config"]["snr_db"] / 10.0)
+        assert d["phase_error_rms_rad"] < 2.0 / (2.0 * rho) ** 0.5
+        # phase-noise constant of the pair measured from the signal vs configured
+        assert d["pn_c_sum_measured"] == pytest.approx(d["pn_c_sum_configured"], rel=0.5)
+
+
+def test_showcase_cfo_within_crb_without_phase_noise(tmp_path):
+    """Showcase without phase noise: the measured CFO is within 3 CRB standard
+    deviations of the nominal truth hub.lo_frequency(0) - hub.lo_frequency(j).
+
+    Tolerance: 3 std of the CRB of a complex tone, var(f) = 6 fs^2 /
+    ((2 pi)^2 rho N (N^2 - 1)); no absolute floor (float32 samples and the
+    emulator's double-precision phase are far below it).
+    """
+    result = run_showcase(tmp_path, "nopn", "--phase-noise", "0", "--seed", "5")
+    for d in result["nodes"]:
+        assert d["pn_cfo_std_hz"] == 0.0
+        assert abs(d["cfo_measured_hz"] - d["cfo_true_hz"]) <= 3.0 * d["crb_std_hz"], d
+
+
+def test_bench_emulator_quick(tmp_path):
+    """`cohere bench emulator --quick` ends, writes its JSON with throughput rows for
+    N = 2, 8, 32, the blocks.copy reference, the target verdict, the memory check
+    and the machine info. Numbers are only checked for sanity (positive), never
+    against a speed."""
+    json_path = tmp_path / "bench.json"
+    proc = run_app(tmp_path, "bench", "emulator", "--quick", "--json", str(json_path))
+    assert json_path.is_file(), proc.stdout
+    assert str(json_path) in proc.stdout
+    with open(json_path) as f:
+        result = json.load(f)
+    assert {"machine", "config", "copy", "emulator", "target", "memory"} <= result.keys()
+    assert {"nproc", "python", "gnuradio"} <= result["machine"].keys()
+    assert result["copy"]["msps"] > 0
+    assert [r["nodes"] for r in result["emulator"]] == [2, 8, 32]
+    for r in result["emulator"]:
+        assert {"samples_per_node", "seconds_best", "msps_per_node", "msps_aggregate",
+                "ratio_to_copy"} <= r.keys()
+        assert r["msps_per_node"] > 0
+        assert r["msps_aggregate"] == pytest.approx(r["msps_per_node"] * r["nodes"])
+    assert result["target"]["nodes"] == 8 and result["target"]["met"] in (True, False)
+    mem = result["memory"]
+    assert mem["rss_peak_kib"] > 0 and len(mem["trace"]) >= 2
+    assert "rss_growth_25_to_100_kib" in mem
