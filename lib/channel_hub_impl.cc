@@ -967,6 +967,37 @@ int64_t channel_hub_impl::rx_available_locked(int node) const
     return avail;
 }
 
+void channel_hub_impl::report_stall_locked(int node)
+{
+    // A receiver that makes no progress for seconds is usually a loop without
+    // lookahead: a node whose TX at n depends on its own RX at n (or later).
+    auto& rx = d_rx[node];
+    const auto now = std::chrono::steady_clock::now();
+    if (!rx.stalled) {
+        rx.stalled = true;
+        rx.stalled_since = now;
+        return;
+    }
+    if (now - rx.stalled_since < std::chrono::seconds(5) ||
+        now - rx.last_stall_warning < std::chrono::seconds(30))
+        return;
+    rx.last_stall_warning = now;
+    std::string waiting;
+    for (const auto& l : rx.links) {
+        const auto& tx = d_tx[l.tx];
+        const int64_t need = l.newest_needed(static_cast<int64_t>(rx.next));
+        if (!tx.finished && need >= static_cast<int64_t>(tx.written))
+            waiting += fmt::format(" node {} (needs TX sample {}, has {})", l.tx, need, tx.written);
+    }
+    d_logger->warn("node {} RX stalled at sample {} for {:.0f} s, waiting for:{}. A node whose "
+                   "TX depends on its own RX must transmit with a lookahead (a burst scheduler "
+                   "with D > link delay + 16 samples)",
+                   node,
+                   rx.next,
+                   std::chrono::duration<double>(now - rx.stalled_since).count(),
+                   waiting);
+}
+
 size_t channel_hub_impl::write_tx(int node,
                                   const std::vector<const gr_complex*>& in,
                                   size_t n,
@@ -1026,10 +1057,13 @@ size_t channel_hub_impl::read_rx(int node,
         if (avail <= 0) {
             if (done > 0)
                 break;
-            if (d_cv.wait_until(lock, deadline) == std::cv_status::timeout)
+            if (d_cv.wait_until(lock, deadline) == std::cv_status::timeout) {
+                report_stall_locked(node);
                 return 0;
+            }
             continue;
         }
+        rx.stalled = false;
         const size_t m = std::min<size_t>({ n - done, static_cast<size_t>(std::min<int64_t>(avail, chunk_max)) });
         for (int i = 0; i < d_num_nodes; i++)
             rx.written_snap[i] = d_tx[i].written;

@@ -12,6 +12,7 @@
 #include "kernels/rng.h"
 #include <gnuradio/cohere/channel_hub.h>
 #include <gnuradio/logger.h>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -173,6 +174,9 @@ private:
         std::vector<std::vector<gr_complex>> acc, link_acc;
         std::vector<uint8_t> transmitting;
         std::vector<uint64_t> written_snap; // TX positions seen when a chunk started
+        // stall diagnostics
+        bool stalled = false;
+        std::chrono::steady_clock::time_point stalled_since, last_stall_warning;
         // capture: [link][antenna] rings
         size_t capture_size = 0;
         uint64_t captured_count = 0;
@@ -190,6 +194,7 @@ private:
     double air_delay_locked(int tx, int rx);
     int64_t tail_locked(int node) const;
     int64_t rx_available_locked(int node) const;
+    void report_stall_locked(int node);
     //! Copy TX samples lo .. lo+len-1 of (tx, ant); zeros outside 0 .. written-1.
     void fill_window(int tx, int ant, int64_t lo, size_t len, uint64_t written, gr_complex* dst) const;
     void compute_rx_chunk(int node, uint64_t n0, size_t m, const std::vector<gr_complex*>& out, size_t offset);
