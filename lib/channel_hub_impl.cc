@@ -691,6 +691,7 @@ void channel_hub_impl::freeze_locked()
         for (int b = 0; b < cfg.nant; b++)
             rx.noise.emplace_back(kernels::derive_seed(d_seed, S_NOISE, i, b));
         rx.noise_std = static_cast<float>(std::sqrt(cfg.noise_power / 2.0));
+        rx.noise_buf.assign(2 * chunk_max, 0.0f);
         size_t qmax = 1;
         for (const auto& l : rx.links)
             qmax = std::max(qmax, l.sfo ? size_t(2 * sfo_half_len + 2) : l.fir.taps.size());
@@ -1285,13 +1286,12 @@ void channel_hub_impl::compute_rx_chunk(int node,
         gr_complex* y = out[b] + offset;
         cmul3<true>(y, rx.acc[b].data(), rx.rot.data(), rx_gain[b], m);
         if (rx.noise_std > 0) {
-            auto& g = rx.noise[b];
+            float* __restrict z = rx.noise_buf.data();
+            rx.noise[b].fill(z, 2 * m);
+            float* __restrict yf = reinterpret_cast<float*>(y);
             const float sd = rx.noise_std;
-            for (size_t k = 0; k < m; k++) {
-                const float re = static_cast<float>(g());
-                const float im = static_cast<float>(g());
-                y[k] += gr_complex(sd * re, sd * im);
-            }
+            for (size_t k = 0; k < 2 * m; k++)
+                yf[k] += sd * z[k];
         }
     }
 }

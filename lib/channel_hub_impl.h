@@ -8,6 +8,7 @@
 #define INCLUDED_COHERE_CHANNEL_HUB_IMPL_H
 
 #include "kernels/link_filter.h"
+#include "kernels/normal_stream.h"
 #include "kernels/oscillator.h"
 #include "kernels/rng.h"
 #include <gnuradio/cohere/channel_hub.h>
@@ -164,7 +165,8 @@ private:
     };
     struct rx_state {
         std::vector<hub_rx_link> links;
-        std::vector<kernels::gaussian_rng> noise; // per antenna
+        std::vector<kernels::normal_stream> noise; // per antenna
+        std::vector<float> noise_buf;
         float noise_std = 0.0f;
         uint64_t next = 0;
         bool attached = false;

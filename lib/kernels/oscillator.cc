@@ -64,7 +64,7 @@ oscillator::oscillator(double samp_rate,
     : d_df(ppm * 1e-6 * center_freq),
       d_phase(wrap_phase(initial_phase)),
       d_pos(0),
-      d_rng(seed),
+      d_noise(seed),
       d_has_retunes(false),
       d_next_retune(no_retune),
       d_retune_late(0)
@@ -81,6 +81,7 @@ oscillator::oscillator(double samp_rate,
     d_sigma = std::sqrt(4.0 * M_PI * M_PI * center_freq * center_freq * phase_noise_c /
                         samp_rate);
     d_block.resize(block_size);
+    d_z.resize(block_size);
 }
 
 void oscillator::schedule_retune(uint64_t at, double new_phase)
@@ -110,17 +111,30 @@ void oscillator::run(size_t n, F&& emit)
         std::lock_guard<std::mutex> lock(d_retune_mutex);
         d_next_retune = d_retunes.empty() ? no_retune : d_retunes.begin()->first;
     }
-    if (d_next_retune <= d_pos)
-        apply_pending_retune();
-    for (size_t k = 0; k < n; k++) {
-        if (d_pos == d_next_retune)
+    size_t k = 0;
+    while (k < n) {
+        if (d_pos >= d_next_retune)
             apply_pending_retune();
-        emit(k, d_phase);
-        double inc = d_omega;
-        if (d_sigma > 0)
-            inc += d_sigma * d_rng();
-        d_phase = wrap_phase(d_phase + inc);
-        d_pos++;
+        // a segment without retunes, at most one block long
+        size_t m = std::min(n - k, block_size);
+        if (d_next_retune != no_retune)
+            m = static_cast<size_t>(std::min<uint64_t>(m, d_next_retune - d_pos));
+        double ph = d_phase;
+        if (d_sigma > 0) {
+            d_noise.fill(d_z.data(), m);
+            for (size_t i = 0; i < m; i++) {
+                emit(k + i, ph);
+                ph = wrap_phase(ph + (d_omega + d_sigma * static_cast<double>(d_z[i])));
+            }
+        } else {
+            for (size_t i = 0; i < m; i++) {
+                emit(k + i, ph);
+                ph = wrap_phase(ph + d_omega);
+            }
+        }
+        d_phase = ph;
+        d_pos += m;
+        k += m;
     }
 }
 
@@ -128,7 +142,7 @@ void oscillator::generate(gr_complex* out, size_t n)
 {
     for (size_t done = 0; done < n;) {
         const size_t m = std::min(block_size, n - done);
-        float* ph = d_block.data();
+        float* __restrict ph = d_block.data();
         run(m, [ph](size_t k, double phase) { ph[k] = static_cast<float>(phase); });
         unit_phasors(ph, out + done, m);
         done += m;

@@ -7,6 +7,7 @@
 #ifndef INCLUDED_COHERE_KERNELS_OSCILLATOR_H
 #define INCLUDED_COHERE_KERNELS_OSCILLATOR_H
 
+#include "normal_stream.h"
 #include "rng.h"
 #include <gnuradio/cohere/api.h>
 #include <gnuradio/gr_complex.h>
@@ -80,8 +81,9 @@ private:
     double d_df;
     double d_phase;  // phi[d_pos], wrapped
     uint64_t d_pos;
-    gaussian_rng d_rng;
+    normal_stream d_noise;
     std::vector<float> d_block; // phases of one block, for the batched sincos
+    std::vector<float> d_z;     // noise increments of one block
 
     std::mutex d_retune_mutex;
     std::map<uint64_t, double> d_retunes;

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define BOOST_TEST_MODULE test_rng
+#include "kernels/normal_stream.h"
 #include "kernels/rng.h"
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -73,4 +74,75 @@ BOOST_AUTO_TEST_CASE(uniform_range)
         s += u;
     }
     BOOST_CHECK_SMALL(s / n - 0.5, 5 / std::sqrt(12.0 * n));
+}
+
+// The batched Box-Muller stream: same moment and tail checks as the ziggurat
+// (5 standard errors), P(|x| > 4) = 6.334e-5 with binomial std error.
+BOOST_AUTO_TEST_CASE(normal_stream_moments_and_tails)
+{
+    normal_stream g(77);
+    const size_t n = 4000000;
+    std::vector<float> x(n);
+    g.fill(x.data(), n);
+    double s1 = 0, s2 = 0, s4 = 0;
+    size_t beyond3 = 0, beyond4 = 0;
+    for (float v : x) {
+        s1 += v;
+        s2 += double(v) * v;
+        s4 += double(v) * v * v * v;
+        beyond3 += std::abs(v) > 3.0f;
+        beyond4 += std::abs(v) > 4.0f;
+    }
+    const double mean = s1 / n, var = s2 / n - mean * mean, kurt = (s4 / n) / (var * var);
+    BOOST_CHECK_SMALL(mean, 5 / std::sqrt(double(n)));
+    BOOST_CHECK_SMALL(var - 1.0, 5 * std::sqrt(2.0 / n));
+    BOOST_CHECK_SMALL(kurt - 3.0, 5 * std::sqrt(24.0 / n));
+    BOOST_CHECK_SMALL(double(beyond3) / n - 2.6998e-3, 5 * std::sqrt(2.6998e-3 / n));
+    BOOST_CHECK_SMALL(double(beyond4) / n - 6.334e-5, 5 * std::sqrt(6.334e-5 / n));
+}
+
+// Consecutive pairs are uncorrelated (Box-Muller's cos/sin outputs are
+// independent): |corr| < 5 / sqrt(n).
+BOOST_AUTO_TEST_CASE(normal_stream_pairs_uncorrelated)
+{
+    normal_stream g(3);
+    const size_t n = 1000000;
+    std::vector<float> x(2 * n);
+    g.fill(x.data(), x.size());
+    double c = 0, c1 = 0;
+    for (size_t i = 0; i < n; i++) {
+        c += double(x[2 * i]) * x[2 * i + 1];
+        c1 += double(x[2 * i + 1]) * x[(2 * i + 2) % x.size()];
+    }
+    BOOST_CHECK_SMALL(c / n, 5 / std::sqrt(double(n)));
+    BOOST_CHECK_SMALL(c1 / n, 5 / std::sqrt(double(n)));
+}
+
+// The sequence does not depend on how fill() calls are sized.
+BOOST_AUTO_TEST_CASE(normal_stream_chunking)
+{
+    normal_stream a(9), b(9);
+    std::vector<float> x(5000), y(5000);
+    a.fill(x.data(), x.size());
+    size_t pos = 0, step = 1;
+    while (pos < y.size()) {
+        const size_t m = std::min(step, y.size() - pos);
+        b.fill(y.data() + pos, m);
+        pos += m;
+        step = step * 7 % 613 + 1;
+    }
+    for (size_t i = 0; i < x.size(); i++)
+        BOOST_REQUIRE_EQUAL(x[i], y[i]);
+}
+
+// fast_log against std::log over (0, 1] and beyond: relative error < 1e-6.
+BOOST_AUTO_TEST_CASE(fast_log_accuracy)
+{
+    std::vector<float> x, y;
+    for (double v = 1e-9; v < 1e6; v *= 1.0137)
+        x.push_back(static_cast<float>(v));
+    y.resize(x.size());
+    fast_log(x.data(), y.data(), x.size());
+    for (size_t i = 0; i < x.size(); i++)
+        BOOST_REQUIRE_SMALL(double(y[i]) - std::log(double(x[i])), 1e-6 * std::max(1.0, std::abs(std::log(double(x[i])))));
 }
