@@ -5,6 +5,7 @@
  */
 
 #include "channel_hub_impl.h"
+#include "kernels/vector_ops.h"
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -39,42 +40,6 @@ std::string num(double v)
     char buf[64];
     snprintf(buf, sizeof(buf), "%g", v);
     return buf;
-}
-
-// s[k] += g * x[k], written on interleaved floats so the compiler vectorizes it.
-inline void cmac(gr_complex* __restrict s, const gr_complex* __restrict x, gr_complex g, size_t n)
-{
-    float* __restrict sp = reinterpret_cast<float*>(s);
-    const float* __restrict xp = reinterpret_cast<const float*>(x);
-    const float gr = g.real(), gi = g.imag();
-    for (size_t k = 0; k < n; k++) {
-        const float xr = xp[2 * k], xi = xp[2 * k + 1];
-        sp[2 * k] += gr * xr - gi * xi;
-        sp[2 * k + 1] += gr * xi + gi * xr;
-    }
-}
-
-// out[k] = g * x[k] * r[k] (or * conj(r[k])), on interleaved floats so the
-// compiler vectorizes it.
-template <bool conj_r>
-inline void cmul3(gr_complex* __restrict out,
-                  const gr_complex* __restrict x,
-                  const gr_complex* __restrict r,
-                  gr_complex g,
-                  size_t n)
-{
-    float* __restrict o = reinterpret_cast<float*>(out);
-    const float* __restrict xp = reinterpret_cast<const float*>(x);
-    const float* __restrict rp = reinterpret_cast<const float*>(r);
-    const float gr = g.real(), gi = g.imag();
-    for (size_t k = 0; k < n; k++) {
-        const float ar = gr * xp[2 * k] - gi * xp[2 * k + 1];
-        const float ai = gr * xp[2 * k + 1] + gi * xp[2 * k];
-        const float br = rp[2 * k];
-        const float bi = conj_r ? -rp[2 * k + 1] : rp[2 * k + 1];
-        o[2 * k] = ar * br - ai * bi;
-        o[2 * k + 1] = ar * bi + ai * br;
-    }
 }
 
 // Polyphase windowed-sinc table for the SFO interpolator: row p holds the
@@ -1030,7 +995,7 @@ size_t channel_hub_impl::write_tx(int node,
             for (size_t k = 0; k < m;) {
                 const size_t pos = static_cast<size_t>(base + k) & d_ring_mask;
                 const size_t run = std::min(d_ring_size - pos, m - k);
-                cmul3<false>(tx.ring[a].data() + pos, in[a] + done + k, tx.rot.data() + k, gain[a], run);
+                kernels::cmul3(tx.ring[a].data() + pos, in[a] + done + k, tx.rot.data() + k, gain[a], run);
                 k += run;
             }
         }
@@ -1139,7 +1104,7 @@ void channel_hub_impl::mac_from_ring(const hub_rx_link& link,
         while (idx < last) {
             const size_t pos = static_cast<size_t>(idx) & d_ring_mask;
             const size_t run = std::min<size_t>(d_ring_size - pos, static_cast<size_t>(last - idx));
-            cmac(s, ring + pos, g, run);
+            kernels::cmac(s, ring + pos, g, run);
             s += run;
             idx += static_cast<int64_t>(run);
         }
@@ -1228,7 +1193,7 @@ void channel_hub_impl::compute_rx_chunk(int node,
                 const gr_complex g = link.gain[b * ntx + a];
                 if (g == gr_complex(0, 0))
                     continue;
-                cmac(sum[b].data(), rx.filtered.data(), g, m);
+                kernels::cmac(sum[b].data(), rx.filtered.data(), g, m);
             }
         }
         if (!separate)
@@ -1284,14 +1249,11 @@ void channel_hub_impl::compute_rx_chunk(int node,
 
     for (int b = 0; b < nrx; b++) {
         gr_complex* y = out[b] + offset;
-        cmul3<true>(y, rx.acc[b].data(), rx.rot.data(), rx_gain[b], m);
+        kernels::cmul3_conj(y, rx.acc[b].data(), rx.rot.data(), rx_gain[b], m);
         if (rx.noise_std > 0) {
             float* __restrict z = rx.noise_buf.data();
             rx.noise[b].fill(z, 2 * m);
-            float* __restrict yf = reinterpret_cast<float*>(y);
-            const float sd = rx.noise_std;
-            for (size_t k = 0; k < 2 * m; k++)
-                yf[k] += sd * z[k];
+            kernels::axpy(reinterpret_cast<float*>(y), z, rx.noise_std, 2 * m);
         }
     }
 }

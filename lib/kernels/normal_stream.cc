@@ -6,6 +6,7 @@
 
 #include "normal_stream.h"
 #include "oscillator.h"
+#include "vector_ops.h"
 #include <cmath>
 #include <cstring>
 
@@ -13,6 +14,7 @@ namespace gr {
 namespace cohere {
 namespace kernels {
 
+COHERE_CLONES
 void fast_log(const float* __restrict x, float* __restrict out, size_t n)
 {
     // x = m 2^e with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(t), t = (m-1)/(m+1),
@@ -35,6 +37,7 @@ void fast_log(const float* __restrict x, float* __restrict out, size_t n)
 
 normal_stream::normal_stream(uint64_t seed) : d_gen(seed), d_pos(2 * pairs) {}
 
+COHERE_CLONES
 void normal_stream::refill()
 {
     std::array<int32_t, pairs> hi, lo;

@@ -5,6 +5,7 @@
  */
 
 #include "oscillator.h"
+#include "vector_ops.h"
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -19,6 +20,7 @@ constexpr uint64_t no_retune = std::numeric_limits<uint64_t>::max();
 constexpr size_t block_size = 1024;
 } // namespace
 
+COHERE_CLONES
 void unit_phasors(const float* __restrict phase, gr_complex* __restrict out, size_t n)
 {
     float* __restrict o = reinterpret_cast<float*>(out);

@@ -1,0 +1,72 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "vector_ops.h"
+
+namespace gr {
+namespace cohere {
+namespace kernels {
+
+// All loops work on interleaved floats so the compiler vectorizes them.
+
+COHERE_CLONES
+void cmac(gr_complex* __restrict s, const gr_complex* __restrict x, gr_complex g, size_t n)
+{
+    float* __restrict sp = reinterpret_cast<float*>(s);
+    const float* __restrict xp = reinterpret_cast<const float*>(x);
+    const float gr = g.real(), gi = g.imag();
+    for (size_t k = 0; k < n; k++) {
+        const float xr = xp[2 * k], xi = xp[2 * k + 1];
+        sp[2 * k] += gr * xr - gi * xi;
+        sp[2 * k + 1] += gr * xi + gi * xr;
+    }
+}
+
+namespace {
+template <bool conj_r>
+inline void cmul3_impl(gr_complex* __restrict out,
+                       const gr_complex* __restrict x,
+                       const gr_complex* __restrict r,
+                       gr_complex g,
+                       size_t n)
+{
+    float* __restrict o = reinterpret_cast<float*>(out);
+    const float* __restrict xp = reinterpret_cast<const float*>(x);
+    const float* __restrict rp = reinterpret_cast<const float*>(r);
+    const float gr = g.real(), gi = g.imag();
+    for (size_t k = 0; k < n; k++) {
+        const float ar = gr * xp[2 * k] - gi * xp[2 * k + 1];
+        const float ai = gr * xp[2 * k + 1] + gi * xp[2 * k];
+        const float br = rp[2 * k];
+        const float bi = conj_r ? -rp[2 * k + 1] : rp[2 * k + 1];
+        o[2 * k] = ar * br - ai * bi;
+        o[2 * k + 1] = ar * bi + ai * br;
+    }
+}
+} // namespace
+
+COHERE_CLONES
+void cmul3(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n)
+{
+    cmul3_impl<false>(out, x, r, g, n);
+}
+
+COHERE_CLONES
+void cmul3_conj(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n)
+{
+    cmul3_impl<true>(out, x, r, g, n);
+}
+
+COHERE_CLONES
+void axpy(float* __restrict y, const float* __restrict z, float a, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        y[k] += a * z[k];
+}
+
+} // namespace kernels
+} // namespace cohere
+} // namespace gr

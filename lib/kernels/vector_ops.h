@@ -1,0 +1,40 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_COHERE_KERNELS_VECTOR_OPS_H
+#define INCLUDED_COHERE_KERNELS_VECTOR_OPS_H
+
+#include <gnuradio/cohere/api.h>
+#include <gnuradio/gr_complex.h>
+#include <cstddef>
+
+// Hot loops are compiled twice, for AVX2+FMA and for the x86-64 baseline, and
+// the loader picks one per CPU (GCC function multiversioning). Other
+// compilers and architectures get the plain version.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define COHERE_CLONES __attribute__((target_clones("avx2,fma", "default")))
+#else
+#define COHERE_CLONES
+#endif
+
+namespace gr {
+namespace cohere {
+namespace kernels {
+
+//! s[k] += g * x[k]
+COHERE_API void cmac(gr_complex* s, const gr_complex* x, gr_complex g, size_t n);
+//! out[k] = g * x[k] * r[k]
+COHERE_API void cmul3(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n);
+//! out[k] = g * x[k] * conj(r[k])
+COHERE_API void cmul3_conj(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n);
+//! y[k] += a * z[k] (real arrays)
+COHERE_API void axpy(float* y, const float* z, float a, size_t n);
+
+} // namespace kernels
+} // namespace cohere
+} // namespace gr
+
+#endif /* INCLUDED_COHERE_KERNELS_VECTOR_OPS_H */
