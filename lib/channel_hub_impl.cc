@@ -125,8 +125,15 @@ channel_hub_impl::channel_hub_impl(int num_nodes,
         d_nodes[i].initial_phase = (2.0 * g.uniform() - 1.0) * M_PI;
         d_retune_rng.emplace_back(kernels::derive_seed(seed, S_RETUNE, i));
     }
-    for (int i = 0; i < num_nodes; i++)
+    for (int i = 0; i < num_nodes; i++) {
         d_lo.push_back(std::make_unique<lo_track>());
+        d_tx_cv.push_back(std::make_unique<std::condition_variable>());
+        d_rx_cv.push_back(std::make_unique<std::condition_variable>());
+    }
+    d_tx_waiting.assign(num_nodes, 0);
+    d_rx_waiting.assign(num_nodes, 0);
+    d_listeners.resize(num_nodes);
+    d_speakers.resize(num_nodes);
     d_tx.resize(num_nodes);
     d_rx.resize(num_nodes);
     d_probe.resize(num_nodes);
@@ -632,6 +639,11 @@ void channel_hub_impl::freeze_locked()
     if (d_frozen)
         return;
     build_links_locked();
+    for (int j = 0; j < d_num_nodes; j++)
+        for (const auto& l : d_rx[j].links) {
+            d_listeners[l.tx].push_back(j);
+            d_speakers[j].push_back(l.tx);
+        }
     size_t max_window = 0;
     for (int i = 0; i < d_num_nodes; i++) {
         auto& cfg = d_nodes[i];
@@ -822,7 +834,7 @@ void channel_hub_impl::detach_sink(int node)
     check_node(node, "detach_sink");
     d_tx[node].attached = false;
     d_tx[node].finished = true;
-    d_cv.notify_all();
+    wake_all_locked();
 }
 
 void channel_hub_impl::attach_source(int node, int nchan)
@@ -850,7 +862,7 @@ void channel_hub_impl::detach_source(int node)
     check_node(node, "detach_source");
     d_rx[node].attached = false;
     d_rx[node].finished = true;
-    d_cv.notify_all();
+    wake_all_locked();
 }
 
 void channel_hub_impl::finish_tx(int node)
@@ -858,7 +870,7 @@ void channel_hub_impl::finish_tx(int node)
     std::lock_guard<std::mutex> lock(d_mutex);
     check_node(node, "finish_tx");
     d_tx[node].finished = true;
-    d_cv.notify_all();
+    wake_all_locked();
 }
 
 void channel_hub_impl::finish_rx(int node)
@@ -866,7 +878,7 @@ void channel_hub_impl::finish_rx(int node)
     std::lock_guard<std::mutex> lock(d_mutex);
     check_node(node, "finish_rx");
     d_rx[node].finished = true;
-    d_cv.notify_all();
+    wake_all_locked();
 }
 
 bool channel_hub_impl::receivers_done()
@@ -933,6 +945,31 @@ int64_t channel_hub_impl::rx_available_locked(int node) const
     return avail;
 }
 
+void channel_hub_impl::wake_all_locked()
+{
+    for (int i = 0; i < d_num_nodes; i++) {
+        d_tx_cv[i]->notify_all();
+        d_rx_cv[i]->notify_all();
+    }
+}
+
+void channel_hub_impl::wake_listeners_locked(int tx_node)
+{
+    // new TX samples: receivers that hear this node may proceed
+    for (int j : d_listeners[tx_node])
+        if (d_rx_waiting[j] && rx_available_locked(j) > 0)
+            d_rx_cv[j]->notify_one();
+}
+
+void channel_hub_impl::wake_speakers_locked(int rx_node)
+{
+    // a receiver advanced: the transmitters it hears may have ring space
+    for (int i : d_speakers[rx_node])
+        if (d_tx_waiting[i] &&
+            static_cast<int64_t>(d_tx[i].written) - tail_locked(i) < static_cast<int64_t>(d_ring_size))
+            d_tx_cv[i]->notify_one();
+}
+
 void channel_hub_impl::report_stall_locked(int node)
 {
     // A receiver that makes no progress for seconds is usually a loop without
@@ -983,7 +1020,11 @@ size_t channel_hub_impl::write_tx(int node,
         if (space <= 0) {
             if (done > 0)
                 break;
-            if (d_cv.wait_until(lock, deadline) == std::cv_status::timeout)
+            d_tx_waiting[node] = 1;
+            const bool timeout =
+                d_tx_cv[node]->wait_until(lock, deadline) == std::cv_status::timeout;
+            d_tx_waiting[node] = 0;
+            if (timeout)
                 return 0;
             continue;
         }
@@ -1002,7 +1043,7 @@ size_t channel_hub_impl::write_tx(int node,
         lock.lock();
         tx.written += m;
         done += m;
-        d_cv.notify_all();
+        wake_listeners_locked(node);
     }
     return done;
 }
@@ -1023,7 +1064,11 @@ size_t channel_hub_impl::read_rx(int node,
         if (avail <= 0) {
             if (done > 0)
                 break;
-            if (d_cv.wait_until(lock, deadline) == std::cv_status::timeout) {
+            d_rx_waiting[node] = 1;
+            const bool timeout =
+                d_rx_cv[node]->wait_until(lock, deadline) == std::cv_status::timeout;
+            d_rx_waiting[node] = 0;
+            if (timeout) {
                 report_stall_locked(node);
                 return 0;
             }
@@ -1039,7 +1084,7 @@ size_t channel_hub_impl::read_rx(int node,
         lock.lock();
         rx.next += m;
         done += m;
-        d_cv.notify_all();
+        wake_speakers_locked(node);
     }
     return done;
 }

@@ -213,7 +213,15 @@ private:
     gr::logger_ptr d_logger, d_debug_logger;
 
     mutable std::mutex d_mutex;
-    std::condition_variable d_cv;
+    // Waiters sleep on their own node's condition variable and are woken only
+    // when a node they depend on moves (no thundering herd of 2N threads).
+    std::vector<std::unique_ptr<std::condition_variable>> d_tx_cv, d_rx_cv;
+    std::vector<uint8_t> d_tx_waiting, d_rx_waiting;
+    std::vector<std::vector<int>> d_listeners; // tx node -> rx nodes that hear it
+    std::vector<std::vector<int>> d_speakers;  // rx node -> tx nodes it hears
+    void wake_all_locked();
+    void wake_listeners_locked(int tx_node);
+    void wake_speakers_locked(int rx_node);
     bool d_frozen = false;
     bool d_had_source = false;
 
