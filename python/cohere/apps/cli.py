@@ -14,6 +14,7 @@ APPS = {
     "demo": "showcase",
     "showcase": "showcase",
     "bench": "bench",
+    "reproduce": "reproduce",
 }
 
 
