@@ -3,13 +3,15 @@
 """gr-cohere: over-the-air phase coherence for independently clocked radios.
 
 C++ blocks (from the compiled bindings):
-    channel_hub, virtual_radio_source_c, virtual_radio_sink_c
+    channel_hub, virtual_radio_source_c, virtual_radio_sink_c, ofdm_pilot_estimator
 
 Python helpers:
     make_testbed      build and configure a channel_hub from keyword arguments
     simulate          run a finite emulator scenario and return the received samples
+    ofdm              OFDM carrier maps, pilots and modulator (estimator conventions)
 """
 
 from .cohere_python import *  # noqa: F401,F403
 
 from .testbed import make_testbed, simulate  # noqa: F401
+from . import ofdm  # noqa: F401

@@ -13,6 +13,7 @@ namespace py = pybind11;
 void bind_channel_hub(py::module& m);
 void bind_virtual_radio_source_c(py::module& m);
 void bind_virtual_radio_sink_c(py::module& m);
+void bind_ofdm_pilot_estimator(py::module& m);
 
 // import_array() is a macro that returns NULL on failure.
 void* init_numpy()
@@ -30,4 +31,5 @@ PYBIND11_MODULE(cohere_python, m)
     bind_channel_hub(m);
     bind_virtual_radio_source_c(m);
     bind_virtual_radio_sink_c(m);
+    bind_ofdm_pilot_estimator(m);
 }

@@ -1,0 +1,171 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "ofdm_pilot_estimator_impl.h"
+#include <gnuradio/io_signature.h>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace gr {
+namespace cohere {
+
+ofdm_pilot_estimator::sptr ofdm_pilot_estimator::make(int fft_len,
+                                                      int cp_len,
+                                                      const std::vector<int>& carrier_map,
+                                                      const std::vector<gr_complex>& pilot_values,
+                                                      int num_symbols,
+                                                      int start_offset,
+                                                      const std::string& tag_key,
+                                                      bool equalize)
+{
+    return gnuradio::make_block_sptr<ofdm_pilot_estimator_impl>(fft_len, cp_len, carrier_map,
+                                                                pilot_values, num_symbols,
+                                                                start_offset, tag_key, equalize);
+}
+
+ofdm_pilot_estimator_impl::ofdm_pilot_estimator_impl(int fft_len,
+                                                     int cp_len,
+                                                     const std::vector<int>& carrier_map,
+                                                     const std::vector<gr_complex>& pilot_values,
+                                                     int num_symbols,
+                                                     int start_offset,
+                                                     const std::string& tag_key,
+                                                     bool equalize)
+    : gr::sync_block("ofdm_pilot_estimator",
+                     gr::io_signature::make(1, 1, sizeof(gr_complex)),
+                     gr::io_signature::make(0, 1, sizeof(gr_complex))),
+      d_kernel(fft_len, cp_len, carrier_map, pilot_values),
+      d_num_symbols(num_symbols),
+      d_start_offset(start_offset),
+      d_equalize(equalize),
+      d_tag_key(pmt::intern(tag_key)),
+      d_port(pmt::intern("symbols")),
+      d_index_key(pmt::intern("index")),
+      d_time_key(pmt::intern("time")),
+      d_frame_key(pmt::intern("frame")),
+      d_symbol_key(pmt::intern("symbol")),
+      d_phase_key(pmt::intern("common_phase")),
+      d_amp_key(pmt::intern("common_amp")),
+      d_pilots_key(pmt::intern("pilots"))
+{
+    if (num_symbols < 1)
+        throw std::invalid_argument("ofdm_pilot_estimator: num_symbols must be >= 1, got " +
+                                    std::to_string(num_symbols));
+    if (start_offset < 0)
+        throw std::invalid_argument("ofdm_pilot_estimator: start_offset must be >= 0, got " +
+                                    std::to_string(start_offset));
+    if (tag_key.empty())
+        throw std::invalid_argument("ofdm_pilot_estimator: tag_key must not be empty");
+    d_symbol_buf.resize(d_kernel.symbol_len());
+    d_pilot_ls.resize(d_kernel.num_pilots());
+    d_data_raw.resize(d_kernel.num_data());
+    d_data_eq.resize(d_kernel.num_data());
+    message_port_register_out(d_port);
+}
+
+void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t end)
+{
+    get_tags_in_range(d_tags, 0, start, end, d_tag_key);
+    for (const auto& tag : d_tags) {
+        int64_t origin = static_cast<int64_t>(tag.offset);
+        if (pmt::is_dict(tag.value)) {
+            const pmt::pmt_t idx = pmt::dict_ref(tag.value, d_index_key, pmt::PMT_NIL);
+            if (pmt::is_real(idx) || pmt::is_integer(idx) || pmt::is_uint64(idx)) {
+                const double v = pmt::to_double(idx);
+                if (std::isfinite(v))
+                    origin = std::llround(v);
+            }
+        }
+        const int64_t first = origin + d_start_offset;
+        if (first < static_cast<int64_t>(start)) {
+            d_logger->warn("frame start {} (tag at {}) is already past; frame dropped", first,
+                           tag.offset);
+            continue;
+        }
+        auto pos = std::upper_bound(d_pending.begin(), d_pending.end(),
+                                    static_cast<uint64_t>(first));
+        d_pending.insert(pos, static_cast<uint64_t>(first));
+    }
+}
+
+void ofdm_pilot_estimator_impl::finish_symbol()
+{
+    const uint64_t time = d_frame_start + static_cast<uint64_t>(d_symbol) * d_kernel.symbol_len();
+    bool finite = true;
+    for (const auto& v : d_symbol_buf)
+        finite = finite && std::isfinite(v.real()) && std::isfinite(v.imag());
+    if (!finite) {
+        d_dropped++;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - d_last_warning > std::chrono::seconds(1)) {
+            d_logger->warn("OFDM symbol at sample {} has non-finite samples: dropped ({} so far)",
+                           time, d_dropped.load());
+            d_last_warning = now;
+        }
+        return;
+    }
+    const gr_complex common = d_kernel.process(d_symbol_buf.data(), d_pilot_ls.data(),
+                                               d_data_raw.data(), d_data_eq.data());
+    pmt::pmt_t meta = pmt::make_dict();
+    meta = pmt::dict_add(meta, d_time_key, pmt::from_uint64(time));
+    meta = pmt::dict_add(meta, d_frame_key, pmt::from_uint64(d_frame_start));
+    meta = pmt::dict_add(meta, d_symbol_key, pmt::from_long(d_symbol));
+    meta = pmt::dict_add(meta, d_phase_key, pmt::from_double(std::arg(common)));
+    meta = pmt::dict_add(meta, d_amp_key, pmt::from_double(std::abs(common)));
+    meta = pmt::dict_add(meta, d_pilots_key, pmt::init_c32vector(d_pilot_ls.size(), d_pilot_ls));
+    const auto& data = d_equalize ? d_data_eq : d_data_raw;
+    message_port_pub(d_port, pmt::cons(meta, pmt::init_c32vector(data.size(), data)));
+    d_posted++;
+}
+
+int ofdm_pilot_estimator_impl::work(int noutput_items,
+                                    gr_vector_const_void_star& input_items,
+                                    gr_vector_void_star& output_items)
+{
+    const gr_complex* in = static_cast<const gr_complex*>(input_items[0]);
+    if (!output_items.empty())
+        std::memcpy(output_items[0], in, noutput_items * sizeof(gr_complex));
+    const uint64_t start = nitems_read(0);
+    const uint64_t end = start + static_cast<uint64_t>(noutput_items);
+    collect_frame_starts(start, end);
+
+    uint64_t pos = start;
+    const size_t sym_len = d_kernel.symbol_len();
+    while (pos < end) {
+        if (!d_active) {
+            // frame starts overlapping the frame just cut are dropped
+            while (!d_pending.empty() && d_pending.front() < pos) {
+                d_debug_logger->debug("frame start {} overlaps the previous frame: dropped",
+                                      d_pending.front());
+                d_pending.pop_front();
+            }
+            if (d_pending.empty() || d_pending.front() >= end)
+                break;
+            d_frame_start = d_pending.front();
+            d_pending.pop_front();
+            d_active = true;
+            d_symbol = 0;
+            d_fill = 0;
+            pos = d_frame_start;
+        }
+        const size_t take = std::min<uint64_t>(sym_len - d_fill, end - pos);
+        std::memcpy(d_symbol_buf.data() + d_fill, in + (pos - start), take * sizeof(gr_complex));
+        d_fill += take;
+        pos += take;
+        if (d_fill == sym_len) {
+            finish_symbol();
+            d_fill = 0;
+            if (++d_symbol == d_num_symbols)
+                d_active = false;
+        }
+    }
+    return noutput_items;
+}
+
+} // namespace cohere
+} // namespace gr
