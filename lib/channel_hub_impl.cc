@@ -479,6 +479,23 @@ void channel_hub_impl::set_buffer_size(size_t samples)
     d_ring_mask = size - 1;
 }
 
+void channel_hub_impl::set_latency(int node, int64_t samples)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    check_node(node, "set_latency");
+    check_configurable("set_latency");
+    if (samples < 0 || samples > (int64_t(1) << 24))
+        throw std::invalid_argument("channel_hub: latency of node " + std::to_string(node) +
+                                    " must be in 0..2^24 samples, got " + std::to_string(samples));
+    d_nodes[node].latency = samples;
+}
+
+int64_t channel_hub_impl::latency(int node) const
+{
+    check_node(node, "latency");
+    return d_nodes[node].latency;
+}
+
 void channel_hub_impl::enable_capture(int rx_node, size_t max_samples)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
@@ -588,7 +605,8 @@ void channel_hub_impl::build_links_locked()
             hub_rx_link link;
             link.tx = i;
             link.gain = gain;
-            const double delay = air_delay_locked(i, j);
+            // the transmitter's radio latency delays everything it sends
+            const double delay = air_delay_locked(i, j) + static_cast<double>(d_nodes[i].latency);
             std::vector<double> delays{ delay };
             std::vector<gr_complex> gains{ gr_complex(1, 0) };
             auto it = d_links.find({ i, j });
@@ -624,6 +642,9 @@ void channel_hub_impl::build_links_locked()
             hub_rx_link self;
             self.tx = j;
             self.self_leak = true;
+            // own on-air signal: TX delayed by the node's latency (for the
+            // buffering bookkeeping; the samples are read in compute_rx_chunk)
+            self.fir.k0 = d_nodes[j].latency;
             const double leak = std::isinf(d_leakage_db) ? 0.0 : std::pow(10.0, d_leakage_db / 20.0);
             const int ntx = d_nodes[j].nant;
             self.gain.assign(nrx * ntx, gr_complex(0, 0));
@@ -1279,7 +1300,8 @@ void channel_hub_impl::compute_rx_chunk(int node,
         const uint64_t w = rx.written_snap[node];
         std::fill_n(rx.transmitting.data(), m, 0);
         for (int a = 0; a < nrx; a++) {
-            fill_window(node, a, static_cast<int64_t>(n0), m, w, rx.link_acc[a].data());
+            fill_window(node, a, static_cast<int64_t>(n0) - d_nodes[node].latency, m, w,
+                        rx.link_acc[a].data());
             for (size_t k = 0; k < m; k++)
                 if (rx.link_acc[a][k] != gr_complex(0, 0))
                     rx.transmitting[k] = 1;

@@ -93,6 +93,8 @@ public:
     void set_rayleigh(bool enabled) override;
     void set_velocity(int node, double speed, double angle) override;
     void set_buffer_size(size_t samples) override;
+    void set_latency(int node, int64_t samples) override;
+    int64_t latency(int node) const override;
 
     double retune(int node, uint64_t at) override;
 
@@ -132,6 +134,7 @@ private:
         bool tx_gain_set = false, rx_gain_set = false;
         double noise_power = 0.0;
         double speed = 0.0, angle = 0.0;
+        int64_t latency = 0;
         std::vector<std::pair<uint64_t, double>> retunes;
     };
     struct link_config {

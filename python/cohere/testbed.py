@@ -71,7 +71,7 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
                  link_gain=None, link_delay=None, link_taps=None,
                  positions=None, path_loss_exponent=2.0, ref_loss_db=40.0,
                  ref_distance=1.0, shadowing_db=0.0, rayleigh=False,
-                 speed=0.0, angle=0.0, half_duplex=False, leakage_db=-math.inf,
+                 speed=0.0, angle=0.0, half_duplex=False, leakage_db=-math.inf, latency=0,
                  buffer_size=None, capture=None):
     """Create and configure a channel_hub.
 
@@ -99,6 +99,8 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
         speed, angle: per node, m/s and rad, for the Doppler phase.
         half_duplex, leakage_db: a transmitting node hears only its own
             leakage (-inf: nothing).
+        latency: radio latency L per node (samples): TX sample n leaves
+            when RX sample n + L arrives (real radios' time model).
         buffer_size: TX history ring per antenna (samples).
         capture: receivers whose per-transmitter components are recorded:
             {node: max_samples} or a list of nodes (1e6 samples each).
@@ -162,6 +164,8 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
     for node in range(num_nodes):
         hub.set_velocity(node, speeds[node], angles[node])
     hub.set_half_duplex(bool(half_duplex), float(leakage_db))
+    for node, v in enumerate(per_node("latency", latency, num_nodes, int)):
+        hub.set_latency(node, v)
     if buffer_size is not None:
         hub.set_buffer_size(int(buffer_size))
     if capture is not None:

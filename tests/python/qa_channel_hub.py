@@ -410,3 +410,20 @@ def test_retune_draws_new_lo_phase_at_sample():
     assert np.allclose(np.angle(rx[2500:] * np.exp(-1j * new_phase)), 0, atol=1e-6)
     truth = hub.lo_phase(0, 2499, 2)
     assert truth[0] == pytest.approx(0) and truth[1] == pytest.approx(new_phase)
+
+
+@pytest.mark.parametrize("latency", [0, 137, 5000])
+def test_radio_latency(latency):
+    """A node's latency L delays everything it sends by exactly L samples (TX
+    sample n leaves when RX sample n + L arrives), including its own loopback
+    path, while what it receives is unchanged."""
+    n = 12000
+    hub = unit_testbed(2, latency=[latency, 0], link_gain={(0, 0): 0.5, (0, 1): 1.0})
+    x = np.zeros(n, np.complex64)
+    x[100] = 1.0
+    y = np.zeros(n, np.complex64)
+    y[300] = 1.0
+    rx = cohere.simulate(hub, {0: x, 1: y}, n)
+    assert np.flatnonzero(np.abs(rx[1][0]) > 0.5).tolist() == [100 + latency]
+    assert np.flatnonzero(np.abs(rx[0][0]) > 0.25).tolist() == sorted([100 + latency, 300])
+    assert hub.latency(0) == latency

@@ -160,6 +160,14 @@ public:
     virtual void set_rayleigh(bool enabled) = 0;
     //! Node speed (m/s) and angle of motion relative to its links (rad).
     virtual void set_velocity(int node, double speed, double angle) = 0;
+    /*!
+     * \brief Radio latency L of \p node (samples, >= 0): its TX sample n
+     * leaves the antenna when its RX sample n + L arrives (the time model of
+     * real radios; 0 by default). Applied as an extra delay on every link
+     * leaving the node, including its self (loopback/leakage) link.
+     */
+    virtual void set_latency(int node, int64_t samples) = 0;
+    virtual int64_t latency(int node) const = 0;
     //! Ring size per antenna (samples of TX history and look-ahead), >= 4096.
     virtual void set_buffer_size(size_t samples) = 0;
 

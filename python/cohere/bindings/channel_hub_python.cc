@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(channel_hub.h) */
-/* BINDTOOL_HEADER_FILE_HASH(92eeb144e59bcad4f342cf98cc4c236c) */
+/* BINDTOOL_HEADER_FILE_HASH(82a8c78a13c73ab3e47057357c8db100) */
 
 #include <pybind11/complex.h>
 #include <pybind11/numpy.h>
@@ -90,6 +90,9 @@ Args:
         .def("set_velocity", &channel_hub::set_velocity, py::arg("node"), py::arg("speed"),
              py::arg("angle") = 0.0)
         .def("set_buffer_size", &channel_hub::set_buffer_size, py::arg("samples"))
+        .def("set_latency", &channel_hub::set_latency, py::arg("node"), py::arg("samples"),
+             "Radio latency L: TX sample n leaves when RX sample n + L arrives.")
+        .def("latency", &channel_hub::latency, py::arg("node"))
         .def("retune", &channel_hub::retune, py::arg("node"), py::arg("at"),
              "New random LO phase for node from sample `at` on; returns it.")
         .def(
