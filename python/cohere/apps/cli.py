@@ -15,6 +15,7 @@ APPS = {
     "showcase": "showcase",
     "bench": "bench",
     "reproduce": "reproduce",
+    "calibrate-latency": "calibrate_latency",
 }
 
 

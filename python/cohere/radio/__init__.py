@@ -1,0 +1,68 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Radio families: one factory per family returning a node's RX source, TX
+sink and latency L, all following the same time model (docs/emulator.md): TX
+sample n leaves the antenna when RX sample n + L arrives.
+
+    radio = open_radio(testbed, node_id, hub=hub)   # hub only for `sim`
+    tb.connect(radio.source, ...); tb.connect(..., radio.sink)
+
+A radio that cannot be opened raises RadioError with one line naming the
+family and the device arguments.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+__all__ = ["RadioError", "Radio", "open_radio", "make_hub"]
+
+
+class RadioError(RuntimeError):
+    """A radio could not be opened or configured (one-line message)."""
+
+
+@dataclass
+class Radio:
+    node_id: int
+    family: str
+    source: Any
+    sink: Any
+    latency: Optional[int]
+    nchan: int = 1
+    description: str = ""
+    blocks: list = field(default_factory=list)  # extra blocks to keep alive
+
+
+def make_hub(testbed, **overrides):
+    """The emulator hub of a testbed: one hub node per file node, in file order."""
+    from . import sim
+    return sim.make_hub(testbed, **overrides)
+
+
+def open_radio(testbed, node_id, hub=None, nsamples=0):
+    """Open the radio of node `node_id` of a testbed (see testbed_file).
+
+    Args:
+        testbed: a Testbed (cohere.testbed_file.load_testbed).
+        node_id: the node's id.
+        hub: the emulator hub (make_hub), required for the `sim` family.
+        nsamples: `sim` only: the source finishes after this many samples.
+    """
+    node = testbed.node(node_id)
+    if node.radio == "sim":
+        from . import sim as family
+    elif node.radio == "uhd":
+        from . import uhd as family
+    elif node.radio == "pluto":
+        from . import pluto as family
+    elif node.radio == "soapy":
+        from . import soapy as family
+    else:  # load_testbed already rejects it; keep the error explicit anyway
+        raise RadioError(f"node {node_id}: unknown radio family {node.radio!r}")
+    return family.open_radio(testbed, node, hub=hub, nsamples=nsamples)
+
+
+def first_line(exc):
+    """The informative first line of a driver exception."""
+    text = str(exc).strip().replace("LookupError: KeyError: ", "")
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,40 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The `pluto` family: ADALM-Pluto through gr-iio.
+
+Stock firmware has no timed TX/RX: once both stream continuously from one
+clock the TX-to-RX offset L is constant until an underflow/overflow or restart,
+so L comes from calibrate-latency and must be measured again after any of
+those. Gains are manual (no AGC: it would change the phase between steps).
+The URI must name the device ("usb:1.5.5", "ip:pluto.local"): no scanning.
+"""
+
+from . import Radio, RadioError, first_line
+
+
+def open_radio(testbed, node, hub=None, nsamples=0):
+    from gnuradio import iio
+    if node.antennas != 1:
+        raise RadioError(f"pluto: node {node.id}: the ADALM-Pluto has 1 antenna, got {node.antennas}")
+    uri = node.uri
+    try:
+        src = iio.fmcomms2_source_fc32(uri, [True, True], node.buffer_size)
+        snk = iio.fmcomms2_sink_fc32(uri, [True, True], node.buffer_size, False)
+    except RuntimeError as exc:
+        raise RadioError(f"pluto: cannot open device '{uri}': {first_line(exc)}") from None
+    try:
+        src.set_len_tag_key("")
+        snk.set_len_tag_key("")  # continuous stream: buffer size = packet size
+        for dev in (src, snk):
+            dev.set_frequency(int(testbed.fc))
+            dev.set_samplerate(int(testbed.fs))
+        src.set_gain_mode(0, "manual")
+        src.set_gain(0, 30.0 if node.rx_gain is None else node.rx_gain)
+        src.set_quadrature(True)
+        src.set_rfdc(True)
+        src.set_bbdc(True)
+        snk.set_attenuation(0, 10.0 if node.tx_gain is None else max(0.0, -node.tx_gain))
+    except RuntimeError as exc:
+        raise RadioError(f"pluto: configuring device '{uri}' failed: {first_line(exc)}") from None
+    return Radio(node_id=node.id, family="pluto", source=src, sink=snk, latency=node.latency,
+                 nchan=1, description=f"ADALM-Pluto '{uri}'")

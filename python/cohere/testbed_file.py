@@ -1,0 +1,238 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Testbed files: one YAML describing every node, its radio and the emulator.
+
+Example (every key is documented in docs/testbed.md)::
+
+    name: lab
+    fc: 920e6              # carrier, Hz (required)
+    fs: 5e6                # sample rate, Hz (required)
+    seed: 1
+    emulator:              # options of the `sim` family (cohere.make_testbed)
+      noise_power: 1e-4
+      loopback_db: -30     # TX->RX leakage of every node, used by calibrate-latency
+    nodes:
+      - {id: 0, role: fusion, radio: sim, position: [0, 0]}
+      - {id: 1, radio: uhd, args: "type=b200,serial=31ABCDE", tx_gain: 50, rx_gain: 30}
+      - {id: 2, radio: pluto, uri: "usb:1.5.5", latency: 4123}
+      - {id: 3, radio: soapy, args: "driver=lime"}
+
+Every problem raises TestbedError (a ValueError) naming the node and key.
+"""
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import yaml
+
+__all__ = ["FAMILIES", "ROLES", "TestbedError", "NodeConfig", "Testbed", "load_testbed",
+           "store_latency"]
+
+FAMILIES = ("sim", "uhd", "pluto", "soapy")
+ROLES = ("fusion", "node")
+
+_TOP_KEYS = {"name", "fc", "fs", "seed", "emulator", "nodes"}
+_NODE_KEYS = {"id", "role", "radio", "antennas", "args", "uri", "serial", "tx_gain", "rx_gain",
+              "position", "latency", "latency_spread", "ppm", "phase_noise", "speed", "angle",
+              "noise_power", "buffer_size"}
+_EMULATOR_KEYS = {"noise_power", "link_gain", "link_delay", "path_loss_exponent", "ref_loss_db",
+                  "ref_distance", "shadowing_db", "rayleigh", "chain_gain_std_db",
+                  "chain_phase_spread", "half_duplex", "leakage_db", "loopback_db", "sfo"}
+
+
+_EMULATOR_NUMBERS = {"noise_power", "path_loss_exponent", "ref_loss_db", "ref_distance",
+                     "shadowing_db", "chain_gain_std_db", "chain_phase_spread", "leakage_db",
+                     "loopback_db"}
+_EMULATOR_FLAGS = {"rayleigh", "half_duplex", "sfo"}
+
+
+class TestbedError(ValueError):
+    """An invalid testbed file; the message names the node and key."""
+
+
+@dataclass
+class NodeConfig:
+    id: int
+    radio: str = "sim"
+    role: str = "node"
+    antennas: int = 1
+    args: str = ""
+    uri: str = "usb:"
+    serial: str = ""
+    tx_gain: Optional[float] = None
+    rx_gain: Optional[float] = None
+    position: Optional[tuple] = None
+    latency: Optional[int] = None
+    latency_spread: Optional[float] = None
+    ppm: float = 0.0
+    phase_noise: float = 0.0
+    speed: float = 0.0
+    angle: float = 0.0
+    noise_power: Optional[float] = None
+    buffer_size: int = 32768
+
+
+@dataclass
+class Testbed:
+    fc: float
+    fs: float
+    nodes: list
+    name: str = "testbed"
+    seed: int = 0
+    emulator: dict = field(default_factory=dict)
+    path: Optional[str] = None
+
+    def node(self, node_id):
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise TestbedError(f"testbed {self.name!r}: no node with id {node_id} "
+                           f"(ids: {[n.id for n in self.nodes]})")
+
+    def index(self, node_id):
+        """Position of the node in the file: its index in an emulator hub."""
+        return [n.id for n in self.nodes].index(self.node(node_id).id)
+
+    @property
+    def fusion(self):
+        return next((n for n in self.nodes if n.role == "fusion"), None)
+
+
+def _number(where, key, value, positive=False, minimum=None):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TestbedError(f"{where}: {key} must be a number, got {value!r}") from None
+    if math.isnan(v) or (math.isinf(v) and key != "leakage_db") or (positive and v <= 0) or (
+            minimum is not None and v < minimum):
+        cond = "> 0" if positive else f">= {minimum}" if minimum is not None else "finite"
+        raise TestbedError(f"{where}: {key} must be {cond}, got {value!r}")
+    return v
+
+
+def _parse_node(i, raw):
+    where = f"nodes[{i}]"
+    if not isinstance(raw, dict):
+        raise TestbedError(f"{where}: expected a mapping, got {raw!r}")
+    unknown = set(raw) - _NODE_KEYS
+    if unknown:
+        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(_NODE_KEYS)})")
+    if "id" not in raw:
+        raise TestbedError(f"{where}: missing id")
+    try:
+        node_id = int(raw["id"])
+    except (TypeError, ValueError):
+        raise TestbedError(f"{where}: id must be an integer, got {raw['id']!r}") from None
+    if node_id < 0:
+        raise TestbedError(f"{where}: id must be >= 0, got {node_id}")
+    where = f"node {node_id}"
+    n = NodeConfig(id=node_id)
+    n.radio = str(raw.get("radio", "sim"))
+    if n.radio not in FAMILIES:
+        raise TestbedError(f"{where}: unknown radio family {n.radio!r} (known: {', '.join(FAMILIES)})")
+    n.role = str(raw.get("role", "node"))
+    if n.role not in ROLES:
+        raise TestbedError(f"{where}: unknown role {n.role!r} (known: {', '.join(ROLES)})")
+    n.antennas = int(_number(where, "antennas", raw.get("antennas", 1), minimum=1))
+    if n.antennas > 8:
+        raise TestbedError(f"{where}: antennas must be in 1..8, got {n.antennas}")
+    for key in ("args", "uri", "serial"):
+        if key in raw:
+            setattr(n, key, str(raw[key]))
+    for key in ("tx_gain", "rx_gain"):
+        if raw.get(key) is not None:
+            setattr(n, key, _number(where, key, raw[key]))
+    if raw.get("position") is not None:
+        pos = raw["position"]
+        if not isinstance(pos, (list, tuple)) or len(pos) != 2:
+            raise TestbedError(f"{where}: position must be [x, y] in metres, got {pos!r}")
+        n.position = tuple(_number(where, "position", p) for p in pos)
+    if raw.get("latency") is not None:
+        n.latency = int(_number(where, "latency", raw["latency"], minimum=0))
+    if raw.get("latency_spread") is not None:
+        n.latency_spread = _number(where, "latency_spread", raw["latency_spread"], minimum=0)
+    n.ppm = _number(where, "ppm", raw.get("ppm", 0.0))
+    n.phase_noise = _number(where, "phase_noise", raw.get("phase_noise", 0.0), minimum=0)
+    n.speed = _number(where, "speed", raw.get("speed", 0.0), minimum=0)
+    n.angle = _number(where, "angle", raw.get("angle", 0.0))
+    if raw.get("noise_power") is not None:
+        n.noise_power = _number(where, "noise_power", raw["noise_power"], minimum=0)
+    n.buffer_size = int(_number(where, "buffer_size", raw.get("buffer_size", 32768), positive=True))
+    if n.radio != "sim" and n.radio == "soapy" and not n.args:
+        raise TestbedError(f"{where}: a soapy radio needs args naming its driver, e.g. 'driver=lime'")
+    return n
+
+
+def load_testbed(source):
+    """Load and validate a testbed from a YAML file path or a dict."""
+    path = None
+    if isinstance(source, dict):
+        raw = copy.deepcopy(source)
+    else:
+        path = str(source)
+        try:
+            with open(path) as f:
+                raw = yaml.safe_load(f)
+        except OSError as exc:
+            raise TestbedError(f"cannot read testbed file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise TestbedError(f"{path}: not valid YAML: {exc}") from None
+    where = path or "testbed"
+    if not isinstance(raw, dict):
+        raise TestbedError(f"{where}: expected a mapping at the top level")
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(_TOP_KEYS)})")
+    for key in ("fc", "fs"):
+        if key not in raw:
+            raise TestbedError(f"{where}: missing {key} ({'carrier' if key == 'fc' else 'sample rate'}, Hz)")
+    fc = _number(where, "fc", raw["fc"], positive=True)
+    fs = _number(where, "fs", raw["fs"], positive=True)
+    emulator = raw.get("emulator") or {}
+    if not isinstance(emulator, dict):
+        raise TestbedError(f"{where}: emulator must be a mapping")
+    unknown = set(emulator) - _EMULATOR_KEYS
+    if unknown:
+        raise TestbedError(f"{where}: unknown emulator key(s) {sorted(unknown)} "
+                           f"(known: {sorted(_EMULATOR_KEYS)})")
+    # YAML 1.1 reads 1e-4 (no dot) as a string: coerce every scalar option
+    for key in _EMULATOR_NUMBERS & set(emulator):
+        emulator[key] = _number(f"{where}: emulator", key, emulator[key])
+    for key in _EMULATOR_FLAGS & set(emulator):
+        if not isinstance(emulator[key], bool):
+            raise TestbedError(f"{where}: emulator: {key} must be true or false, got {emulator[key]!r}")
+    nodes_raw = raw.get("nodes")
+    if not isinstance(nodes_raw, list) or not nodes_raw:
+        raise TestbedError(f"{where}: nodes must be a non-empty list")
+    nodes = [_parse_node(i, n) for i, n in enumerate(nodes_raw)]
+    seen = set()
+    for n in nodes:
+        if n.id in seen:
+            raise TestbedError(f"{where}: duplicate node id {n.id}")
+        seen.add(n.id)
+    if sum(n.role == "fusion" for n in nodes) > 1:
+        raise TestbedError(f"{where}: more than one node has role fusion")
+    if len(nodes) > 64:
+        raise TestbedError(f"{where}: at most 64 nodes, got {len(nodes)}")
+    return Testbed(fc=fc, fs=fs, nodes=nodes, name=str(raw.get("name", "testbed")),
+                   seed=int(raw.get("seed", 0)), emulator=dict(emulator), path=path)
+
+
+def store_latency(path, node_id, latency, spread=None):
+    """Write a node's measured latency (and spread) into the testbed file,
+    leaving everything else as it was (comments are not preserved)."""
+    with open(path) as f:
+        raw = yaml.safe_load(f)
+    load_testbed(raw)  # validate before touching the file
+    for entry in raw["nodes"]:
+        if int(entry["id"]) == int(node_id):
+            entry["latency"] = int(latency)
+            if spread is not None:
+                entry["latency_spread"] = float(spread)
+            break
+    else:
+        raise TestbedError(f"{path}: no node with id {node_id}")
+    with open(path, "w") as f:
+        yaml.safe_dump(raw, f, sort_keys=False)

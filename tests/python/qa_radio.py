@@ -1,0 +1,146 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Radio families, testbed files and latency calibration.
+
+Hardware tests use device arguments that cannot reach the network: UHD
+`type=b200` (USB discovery only), Pluto `usb:`, a Soapy driver that does not
+exist. No test here needs a radio.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from gnuradio import cohere
+from gnuradio.cohere.radio import RadioError, make_hub, open_radio
+from gnuradio.cohere.testbed_file import TestbedError as BadTestbed  # not collected by pytest
+from gnuradio.cohere.testbed_file import load_testbed
+
+BASE = {"fc": 920e6, "fs": 5e6, "nodes": [{"id": 0, "radio": "sim"}]}
+
+
+def env():
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in e.get("PYTHONPATH", "").split(os.pathsep) if p)
+    return e
+
+
+def cli(*args, cwd):
+    return subprocess.run(["/usr/bin/python3", "-m", "gnuradio.cohere.apps.cli", *args],
+                          capture_output=True, text=True, env=env(), cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d.pop("fc"), "missing fc"),
+    (lambda d: d.update(fs=-1), "fs must be > 0"),
+    (lambda d: d["nodes"].append({"id": 0}), "duplicate node id 0"),
+    (lambda d: d["nodes"][0].update(radio="hackrf"), "unknown radio family 'hackrf'"),
+    (lambda d: d["nodes"][0].update(role="boss"), "unknown role"),
+    (lambda d: d["nodes"][0].update(gian=3), "unknown key"),
+    (lambda d: d.update(colour="red"), "unknown key"),
+    (lambda d: d["nodes"][0].update(antennas=9), "antennas must be in 1..8"),
+    (lambda d: d["nodes"][0].update(position=[1, 2, 3]), "position"),
+    (lambda d: d["nodes"][0].update(latency=-3), "latency"),
+    (lambda d: d["nodes"].append({"id": 1, "radio": "soapy"}), "needs args naming its driver"),
+    (lambda d: d.update(nodes=[]), "non-empty list"),
+    (lambda d: d.update(emulator={"noise_power": "loud"}), "noise_power must be a number"),
+    (lambda d: d["nodes"].extend([{"id": 1, "role": "fusion"}, {"id": 2, "role": "fusion"}]), "more than one"),
+])
+def test_testbed_validation(change, message):
+    """Invalid testbed files raise TestbedError (a ValueError) naming the problem."""
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    change(raw)
+    with pytest.raises(BadTestbed, match=message):
+        load_testbed(raw)
+
+
+def test_testbed_file_roundtrip(tmp_path):
+    """A file with all families loads; YAML's dotless exponents (1e-4 is a
+    string in YAML 1.1) are read as numbers; node lookup and hub indices work."""
+    text = """
+name: lab
+fc: 920e6
+fs: 5e6
+emulator: {noise_power: 1e-4, loopback_db: -30}
+nodes:
+  - {id: 3, role: fusion, radio: sim, position: [0, 0]}
+  - {id: 7, radio: uhd, args: "type=b200", tx_gain: 50, rx_gain: 30}
+  - {id: 9, radio: pluto, uri: "usb:1.5.5", latency: 4123}
+  - {id: 11, radio: soapy, args: "driver=lime"}
+"""
+    path = tmp_path / "tb.yaml"
+    path.write_text(text)
+    tb = load_testbed(str(path))
+    assert tb.fc == 920e6 and tb.emulator["noise_power"] == 1e-4
+    assert tb.fusion.id == 3 and tb.index(9) == 2 and tb.node(9).latency == 4123
+    with pytest.raises(BadTestbed, match="no node with id 5"):
+        tb.node(5)
+
+
+@pytest.mark.parametrize("latency", [0, 137, 5000])
+def test_calibrate_latency_emulator_exact(tmp_path, latency):
+    """calibrate-latency on the emulator recovers a configured latency exactly
+    (integer L), reports the spread over trials (far below one sample at
+    30 dB loopback SNR), and --write stores L in the testbed file."""
+    path = tmp_path / "tb.yaml"
+    path.write_text(yaml.safe_dump({
+        "fc": 920e6, "fs": 5e6, "seed": 4, "emulator": {"noise_power": 1e-5},
+        "nodes": [{"id": 0, "radio": "sim", "latency": latency, "ppm": 2.0, "phase_noise": 1e-19},
+                  {"id": 1, "radio": "sim"}]}))
+    out = tmp_path / "cal.json"
+    r = cli("calibrate-latency", "--config", str(path), "--node", "0", "--trials", "6",
+            "--max-latency", "6000", "--json", str(out), "--write", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert result["latency"] == latency
+    assert result["detected"] == 6 and result["spread_samples"] < 0.1
+    assert len(result["per_trial"]) == 6
+    assert load_testbed(str(path)).node(0).latency == latency
+
+
+HARDWARE = [
+    ({"id": 0, "radio": "uhd", "args": "type=b200"}, "uhd: cannot open device 'type=b200'"),
+    ({"id": 0, "radio": "pluto", "uri": "usb:"}, "pluto: cannot open device 'usb:'"),
+    ({"id": 0, "radio": "soapy", "args": "driver=cohere_no_such_driver"},
+     "soapy: cannot open device 'driver=cohere_no_such_driver'"),
+]
+
+
+@pytest.mark.parametrize("node,message", HARDWARE)
+def test_hardware_family_without_device(node, message):
+    """Without hardware, opening a uhd/pluto/soapy radio gives one clear
+    RadioError naming the family and device arguments (no traceback)."""
+    tb = load_testbed({"fc": 920e6, "fs": 1e6, "nodes": [node]})
+    with pytest.raises(RadioError) as info:
+        open_radio(tb, 0)
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("node,message", HARDWARE[:1])
+def test_app_reports_missing_device_in_one_line(tmp_path, node, message):
+    """An app given a radio that is not there exits 1 with one line on stderr
+    naming the family and device, not a traceback."""
+    path = tmp_path / "tb.yaml"
+    path.write_text(yaml.safe_dump({"fc": 920e6, "fs": 1e6, "nodes": [node]}))
+    r = cli("calibrate-latency", "--config", str(path), "--node", "0", cwd=tmp_path)
+    assert r.returncode == 1
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sim_radio_needs_hub_and_uses_file_order():
+    """The sim family maps node ids to hub indices in file order and reports
+    the emulated latency."""
+    tb = load_testbed({"fc": 920e6, "fs": 1e6, "nodes": [
+        {"id": 5, "radio": "sim", "latency": 12}, {"id": 2, "radio": "sim", "antennas": 2}]})
+    with pytest.raises(RadioError, match="needs the emulator hub"):
+        open_radio(tb, 5)
+    hub = make_hub(tb)
+    a, b = open_radio(tb, 5, hub=hub), open_radio(tb, 2, hub=hub)
+    assert a.latency == 12 and b.latency == 0 and b.nchan == 2
+    assert hub.num_antennas(1) == 2
