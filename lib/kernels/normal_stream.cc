@@ -35,16 +35,50 @@ void fast_log(const float* __restrict x, float* __restrict out, size_t n)
     }
 }
 
-normal_stream::normal_stream(uint64_t seed) : d_gen(seed), d_pos(2 * pairs) {}
+normal_stream::normal_stream(uint64_t seed) : d_pos(2 * pairs)
+{
+    for (size_t l = 0; l < lanes; l++) {
+        uint64_t x = derive_seed(seed, 0x4e4f524dULL, l); // "NORM"
+        for (size_t w = 0; w < 4; w++) {
+            x += 0x9e3779b97f4a7c15ULL;
+            d_s[w][l] = mix64(x);
+        }
+    }
+}
 
 COHERE_CLONES
 void normal_stream::refill()
 {
     std::array<int32_t, pairs> hi, lo;
-    for (size_t i = 0; i < pairs; i++) {
-        const uint64_t u = d_gen.next();
-        hi[i] = static_cast<int32_t>(u >> 40);       // 24 bits
-        lo[i] = static_cast<int32_t>(u & 0xffffff); // 24 bits
+    uint64_t s0[lanes], s1[lanes], s2[lanes], s3[lanes];
+    for (size_t l = 0; l < lanes; l++) {
+        s0[l] = d_s[0][l];
+        s1[l] = d_s[1][l];
+        s2[l] = d_s[2][l];
+        s3[l] = d_s[3][l];
+    }
+    for (size_t i = 0; i < pairs; i += lanes) {
+        for (size_t l = 0; l < lanes; l++) {
+            // xoshiro256** step, multiplications as shifts and adds
+            const uint64_t x5 = (s1[l] << 2) + s1[l];
+            const uint64_t r = (x5 << 7) | (x5 >> 57);
+            const uint64_t u = (r << 3) + r;
+            const uint64_t t = s1[l] << 17;
+            s2[l] ^= s0[l];
+            s3[l] ^= s1[l];
+            s1[l] ^= s2[l];
+            s0[l] ^= s3[l];
+            s2[l] ^= t;
+            s3[l] = (s3[l] << 45) | (s3[l] >> 19);
+            hi[i + l] = static_cast<int32_t>(u >> 40);       // 24 bits
+            lo[i + l] = static_cast<int32_t>(u & 0xffffff); // 24 bits
+        }
+    }
+    for (size_t l = 0; l < lanes; l++) {
+        d_s[0][l] = s0[l];
+        d_s[1][l] = s1[l];
+        d_s[2][l] = s2[l];
+        d_s[3][l] = s3[l];
     }
     for (size_t i = 0; i < pairs; i++) {
         d_radius[i] = (static_cast<float>(hi[i]) + 0.5f) * 0x1.0p-24f; // (0, 1)

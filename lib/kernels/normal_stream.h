@@ -19,7 +19,8 @@ namespace kernels {
 /*!
  * \brief Fast block generator of N(0, 1) samples in single precision.
  *
- * Box-Muller on xoshiro256**: each 64-bit draw gives two 24-bit uniforms
+ * Box-Muller on four interleaved xoshiro256** streams: each 64-bit draw gives
+ * two 24-bit uniforms
  * u1 in (0, 1) and u2 in [0, 1), and the pair
  *   sqrt(-2 ln u1) (cos 2 pi u2, sin 2 pi u2),
  * computed in blocks of 256 pairs by branch-free, vectorizable loops (a
@@ -38,8 +39,11 @@ public:
 
 private:
     static constexpr size_t pairs = 256;
+    static constexpr size_t lanes = 4;
     void refill();
-    xoshiro256 d_gen;
+    // four interleaved xoshiro256** streams (seeded from one), so the
+    // generator itself vectorizes: lane l produces draws l, l + 4, l + 8...
+    uint64_t d_s[4][lanes];
     std::array<float, 2 * pairs> d_buf;
     size_t d_pos;
     std::array<float, pairs> d_radius, d_angle;
