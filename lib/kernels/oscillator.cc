@@ -67,7 +67,6 @@ oscillator::oscillator(double samp_rate,
       d_phase(wrap_phase(initial_phase)),
       d_pos(0),
       d_noise(seed),
-      d_has_retunes(false),
       d_next_retune(no_retune),
       d_retune_late(0)
 {
@@ -90,7 +89,6 @@ void oscillator::schedule_retune(uint64_t at, double new_phase)
 {
     std::lock_guard<std::mutex> lock(d_retune_mutex);
     d_retunes[at] = wrap_phase(new_phase);
-    d_has_retunes = true;
 }
 
 void oscillator::apply_pending_retune()
@@ -103,7 +101,6 @@ void oscillator::apply_pending_retune()
         d_retunes.erase(d_retunes.begin());
     }
     d_next_retune = d_retunes.empty() ? no_retune : d_retunes.begin()->first;
-    d_has_retunes = !d_retunes.empty();
 }
 
 template <typename F>

@@ -87,7 +87,6 @@ private:
 
     std::mutex d_retune_mutex;
     std::map<uint64_t, double> d_retunes;
-    bool d_has_retunes;
     uint64_t d_next_retune;
     uint64_t d_retune_late;
 };
