@@ -9,9 +9,11 @@ Python helpers:
     make_testbed      build and configure a channel_hub from keyword arguments
     simulate          run a finite emulator scenario and return the received samples
     ofdm              OFDM carrier maps, pilots and modulator (estimator conventions)
+    kalman_phase_tracker  message block: wrapped Kalman phase tracking (algorithms.kalman)
 """
 
 from .cohere_python import *  # noqa: F401,F403
 
 from .testbed import make_testbed, simulate  # noqa: F401
 from . import ofdm  # noqa: F401
+from .kalman_tracker import kalman_phase_tracker  # noqa: F401
