@@ -1,0 +1,142 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_COHERE_BURST_SCHEDULER_CC_IMPL_H
+#define INCLUDED_COHERE_BURST_SCHEDULER_CC_IMPL_H
+
+#include "kernels/burst_queue.h"
+#include "message_fields.h"
+#include <gnuradio/cohere/burst_scheduler_cc.h>
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+namespace gr {
+namespace cohere {
+
+class burst_scheduler_cc_impl : public burst_scheduler_cc
+{
+public:
+    burst_scheduler_cc_impl(double samp_rate,
+                            int lookahead,
+                            int latency,
+                            int max_pending,
+                            const std::vector<gr_complex>& echo_waveform,
+                            int64_t echo_offset,
+                            int64_t echo_preamble,
+                            const std::string& echo_phase_mode,
+                            double echo_phase);
+
+    void set_echo(const std::vector<gr_complex>& waveform,
+                  int64_t offset,
+                  int64_t preamble,
+                  const std::string& phase_mode,
+                  double phase) override;
+    std::vector<gr_complex> echo_waveform() const override;
+    int64_t echo_offset() const override;
+    int64_t echo_preamble() const override;
+    std::string echo_phase_mode() const override;
+    double echo_phase() const override;
+    void set_tx_time_offset(uint64_t full_secs, double frac_secs) override;
+
+    double samp_rate() const override { return d_fs; }
+    int lookahead() const override { return d_lookahead; }
+    int latency() const override { return d_latency; }
+    int max_pending() const override { return d_max_pending; }
+    uint64_t late_count() const override { return d_late; }
+    uint64_t dropped_count() const override { return d_dropped; }
+    uint64_t scheduled_count() const override { return d_scheduled; }
+    size_t pending() const override { return d_pending; }
+    bool stalled() const override { return d_stalled; }
+
+    void forecast(int noutput_items, gr_vector_int& ninput_items_required) override;
+    int general_work(int noutput_items,
+                     gr_vector_int& ninput_items,
+                     gr_vector_const_void_star& input_items,
+                     gr_vector_void_star& output_items) override;
+
+private:
+    enum class phase_mode { plus, minus, fixed };
+    typedef kernels::burst_queue::samples_ptr samples_ptr;
+
+    struct burst_spec {
+        uint64_t time; // on-air RX time T
+        samples_ptr samples;
+        gr_complex gain;
+    };
+    struct decision {
+        pmt::pmt_t event;
+        bool has_burst;
+        burst_spec burst;
+    };
+    struct echo_config {
+        samples_ptr waveform; // null: no echo
+        int64_t offset;
+        int64_t preamble;
+        phase_mode mode;
+        double phase;
+    };
+
+    echo_config checked_echo(const std::vector<gr_complex>& waveform,
+                             int64_t offset,
+                             int64_t preamble,
+                             const std::string& mode,
+                             double phase) const;
+    bool parse_burst(const pmt::pmt_t& pdu, burst_spec& out, std::string& error) const;
+    //! A name for logs with its symbol interned once, for messages.
+    struct label {
+        const char* text;
+        pmt::pmt_t symbol;
+        explicit label(const char* t) : text(t), symbol(pmt::intern(t)) {}
+    };
+
+    void schedule(const burst_spec& b, const label& source);
+    void report_drop(const burst_spec& b, const label& reason, const label& source, bool late);
+    void warn_malformed(const std::string& what, const pmt::pmt_t& msg);
+
+    void handle_burst(const pmt::pmt_t& msg);
+    void handle_decision(const pmt::pmt_t& msg);
+    void handle_echo(const pmt::pmt_t& msg);
+    void handle_peak(const gr::tag_t& tag);
+    bool resolve_pending(const gr::tag_t& tag);
+    void emit(gr_complex* out, size_t n);
+    pmt::pmt_t tx_time(uint64_t index) const;
+
+    const double d_fs;
+    const int d_lookahead, d_latency, d_max_pending;
+    kernels::burst_queue d_queue;
+    std::vector<kernels::burst_queue::edge> d_edges;
+    std::vector<decision> d_decisions; // early decisions, arrival order
+    std::vector<gr::tag_t> d_tags;
+
+    mutable std::mutex d_echo_mutex; // guards d_echo (setters and getters from any thread)
+    echo_config d_echo;
+    uint64_t d_time_secs = 0;
+    double d_time_frac = 0.0;
+
+    // tags at one RX index already handled before a stall there
+    uint64_t d_resume_offset = UINT64_MAX;
+    size_t d_resume_done = 0;
+    pmt::pmt_t d_waiting_event;
+
+    std::atomic<uint64_t> d_late{ 0 }, d_dropped{ 0 }, d_scheduled{ 0 };
+    std::atomic<size_t> d_pending{ 0 };
+    std::atomic<bool> d_stalled{ false };
+    log_limiter d_drop_log;
+    const label d_late_reason{ "late" }, d_full_reason{ "queue full" };
+    const label d_from_burst{ "burst" }, d_from_decision{ "decision" }, d_from_echo{ "echo" };
+
+    const pmt::pmt_t d_burst_port, d_decision_port, d_echo_port, d_late_port;
+    const pmt::pmt_t d_sync_peak_key, d_pending_key, d_sob_key, d_eob_key, d_tx_time_key;
+    const pmt::pmt_t d_time_key, d_phase_key, d_gain_key, d_index_key, d_preamble_key,
+        d_event_key, d_burst_key, d_none_key, d_waveform_key, d_offset_key, d_mode_key,
+        d_tx_index_key, d_frontier_key, d_reason_key, d_source_key, d_id;
+};
+
+} // namespace cohere
+} // namespace gr
+
+#endif

@@ -1,0 +1,214 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "phase_precoder_cc_impl.h"
+#include <gnuradio/io_signature.h>
+#include <volk/volk.h>
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace gr {
+namespace cohere {
+
+namespace {
+constexpr size_t max_pending_commands = 1024;
+
+std::string complex_str(gr_complex g)
+{
+    return "(" + std::to_string(g.real()) + ", " + std::to_string(g.imag()) + ")";
+}
+
+bool finite(gr_complex g) { return std::isfinite(g.real()) && std::isfinite(g.imag()); }
+
+// the gain must stay finite in single precision (the multiplier is complex float)
+bool fits_float(std::complex<double> g)
+{
+    return std::isfinite(static_cast<float>(g.real())) &&
+           std::isfinite(static_cast<float>(g.imag()));
+}
+} // namespace
+
+phase_precoder_cc::sptr phase_precoder_cc::make(double phase, gr_complex gain)
+{
+    return gnuradio::make_block_sptr<phase_precoder_cc_impl>(phase, gain);
+}
+
+phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
+    : gr::sync_block("phase_precoder_cc",
+                     gr::io_signature::make(1, 1, sizeof(gr_complex)),
+                     gr::io_signature::make(1, 1, sizeof(gr_complex))),
+      d_commands(max_pending_commands),
+      d_phase(phase),
+      d_gain(gain.real(), gain.imag()),
+      d_gain_is_real(gain.imag() == 0.0f),
+      d_cmd_port(pmt::intern("cmd")),
+      d_phase_applied_key(pmt::intern("phase_applied")),
+      d_phase_key(pmt::intern("phase")),
+      d_gain_key(pmt::intern("gain")),
+      d_time_key(pmt::intern("time")),
+      d_id(pmt::intern(alias()))
+{
+    if (!std::isfinite(phase))
+        throw std::invalid_argument("phase_precoder_cc: phase must be finite, got " +
+                                    std::to_string(phase));
+    if (!finite(gain))
+        throw std::invalid_argument("phase_precoder_cc: gain must be finite, got " +
+                                    complex_str(gain));
+    update_constant();
+    // the same alignment request as blocks.multiply_const_cc (aligned volk calls)
+    const int alignment_multiple = volk_get_alignment() / sizeof(gr_complex);
+    set_alignment(std::max(1, alignment_multiple));
+    message_port_register_in(d_cmd_port);
+    set_msg_handler(d_cmd_port, [this](const pmt::pmt_t& msg) { handle_cmd(msg); });
+}
+
+void phase_precoder_cc_impl::update_constant()
+{
+    const std::complex<double> c = d_gain * std::polar(1.0, d_phase);
+    d_c = gr_complex(static_cast<float>(c.real()), static_cast<float>(c.imag()));
+    d_phase_now = d_phase;
+    d_gain_re_now = static_cast<float>(d_gain.real());
+    d_gain_im_now = static_cast<float>(d_gain.imag());
+}
+
+void phase_precoder_cc_impl::set_phase(double phase)
+{
+    if (!std::isfinite(phase))
+        throw std::invalid_argument("phase_precoder_cc: phase must be finite, got " +
+                                    std::to_string(phase));
+    gr::thread::scoped_lock lock(d_setlock);
+    queue(command{ true, phase, false, true, 0.0 }, pmt::from_double(phase));
+}
+
+void phase_precoder_cc_impl::set_gain(gr_complex gain)
+{
+    if (!finite(gain))
+        throw std::invalid_argument("phase_precoder_cc: gain must be finite, got " +
+                                    complex_str(gain));
+    gr::thread::scoped_lock lock(d_setlock);
+    queue(command{ false,
+                   0.0,
+                   true,
+                   gain.imag() == 0.0f,
+                   std::complex<double>(gain.real(), gain.imag()) },
+          pmt::from_complex(gain));
+}
+
+void phase_precoder_cc_impl::queue(const command& c, const pmt::pmt_t& what)
+{
+    if (!d_commands.push_immediate(c))
+        drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
+             what,
+             true);
+}
+
+void phase_precoder_cc_impl::drop(const std::string& reason,
+                                  const pmt::pmt_t& what,
+                                  bool rate_limited)
+{
+    d_dropped++;
+    if (!rate_limited) {
+        d_logger->warn("cmd dropped: {}: {}", reason, pmt::write_string(what));
+        return;
+    }
+    uint64_t suppressed = 0;
+    if (d_late_log.allow(suppressed))
+        d_logger->warn("cmd dropped: {}: {} ({} similar drops not logged in the last second)",
+                       reason,
+                       pmt::write_string(what),
+                       suppressed);
+}
+
+void phase_precoder_cc_impl::handle_cmd(const pmt::pmt_t& msg)
+{
+    if (!is_proper_dict(msg))
+        return drop("not a dict", msg, false);
+    command c{ false, 0.0, false, true, 0.0 };
+    const field fp = get_real(msg, d_phase_key, c.phase);
+    const field fg = get_number(msg, d_gain_key, c.gain, c.gain_is_real);
+    if (fp == field::bad)
+        return drop("`phase` must be a finite real number (rad)", msg, false);
+    if (fg == field::bad || (fg == field::ok && !fits_float(c.gain)))
+        return drop("`gain` must be a finite real or complex number", msg, false);
+    if (fp == field::absent && fg == field::absent)
+        return drop("needs `phase` and/or `gain`", msg, false);
+    c.has_phase = fp == field::ok;
+    c.has_gain = fg == field::ok;
+    uint64_t time = 0;
+    const field ft = get_index(msg, d_time_key, time);
+    if (ft == field::bad)
+        return drop("`time` must be a non-negative integer sample index", msg, false);
+
+    gr::thread::scoped_lock lock(d_setlock);
+    if (ft == field::absent)
+        return queue(c, msg);
+    const uint64_t next = detail() ? nitems_read(0) : 0;
+    if (time < next)
+        return drop("time " + std::to_string(time) + " is in the past (next sample " +
+                        std::to_string(next) + ")",
+                    msg,
+                    true);
+    if (!d_commands.push(time, c))
+        drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
+             msg,
+             true);
+}
+
+void phase_precoder_cc_impl::apply(const command& c)
+{
+    if (c.has_phase)
+        d_phase = c.phase;
+    if (c.has_gain) {
+        d_gain = c.gain;
+        d_gain_is_real = c.gain_is_real;
+    }
+    update_constant();
+    d_applied++;
+}
+
+int phase_precoder_cc_impl::work(int noutput_items,
+                                 gr_vector_const_void_star& input_items,
+                                 gr_vector_void_star& output_items)
+{
+    gr::thread::scoped_lock lock(d_setlock);
+    const gr_complex* in = static_cast<const gr_complex*>(input_items[0]);
+    gr_complex* out = static_cast<gr_complex*>(output_items[0]);
+    const uint64_t start = nitems_read(0);
+    const uint64_t end = start + static_cast<uint64_t>(noutput_items);
+
+    d_commands.drop_late(start, [&](const kernels::timed_queue<command>::entry& e) {
+        drop("time " + std::to_string(e.time) + " passed before the command could be applied",
+             pmt::from_uint64(e.time),
+             true);
+    });
+
+    uint64_t pos = start;
+    uint64_t due = 0;
+    while (pos < end) {
+        const uint64_t next = d_commands.next_due(pos, due) ? std::min(due, end) : end;
+        if (next > pos) {
+            volk_32fc_s32fc_multiply_32fc(
+                out + (pos - start), in + (pos - start), d_c, static_cast<unsigned>(next - pos));
+            pos = next;
+            continue;
+        }
+        while (d_commands.next_due(pos, due) && due == pos)
+            apply(d_commands.pop());
+        pmt::pmt_t v = pmt::make_dict();
+        v = pmt::dict_add(v, d_phase_key, pmt::from_double(d_phase));
+        v = pmt::dict_add(v,
+                          d_gain_key,
+                          d_gain_is_real ? pmt::from_double(d_gain.real())
+                                         : pmt::from_complex(d_gain));
+        v = pmt::dict_add(v, d_time_key, pmt::from_uint64(pos));
+        add_item_tag(0, pos, d_phase_applied_key, v, d_id);
+    }
+    return noutput_items;
+}
+
+} // namespace cohere
+} // namespace gr

@@ -1,0 +1,90 @@
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+/* BINDTOOL_GEN_AUTOMATIC(0) */
+/* BINDTOOL_USE_PYGCCXML(0) */
+/* BINDTOOL_HEADER_FILE(burst_scheduler_cc.h) */
+/* BINDTOOL_HEADER_FILE_HASH(2af5005540165df5f87b37840610495c) */
+
+#include <pybind11/complex.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <gnuradio/cohere/burst_scheduler_cc.h>
+
+namespace py = pybind11;
+
+void bind_burst_scheduler_cc(py::module& m)
+{
+    using gr::cohere::burst_scheduler_cc;
+    py::class_<burst_scheduler_cc,
+               gr::block,
+               gr::basic_block,
+               std::shared_ptr<burst_scheduler_cc>>(m, "burst_scheduler_cc", R"doc(
+Deterministic RX-to-TX turnaround (the software twin of FPGA trigger timers).
+
+Input: RX stream (item n = RX index n). Output: TX stream (item k = TX index
+k, on the air when RX index k + latency arrives). One for one with a
+lookahead D: TX 0..D-1 are emitted first, then TX n + D when RX n is read;
+whatever the block learns at RX n acts from TX n + D on. A burst for on-air
+time T is written at TX T - latency; triggered at RX n it needs
+T >= n + D + latency, otherwise it is late: dropped whole, counted
+(late_count()), reported on port `late` (dict time, tx_index, frontier,
+reason, source) and logged at most once per second.
+
+Ports (in): `burst` PDU (meta: time = T, optional phase, gain; c32vector),
+`decision` dict (event, burst PDU or none) for `response_pending` tags (the
+block stalls at the tag until its decision arrives), `echo` dict (waveform,
+offset, preamble, mode, phase). Tags consumed: `sync_peak` (echo trigger:
+T = round(index) + echo_offset, rotated by +phase, -phase or echo_phase),
+`response_pending`. Tags produced: tx_sob + tx_time on the first, tx_eob on
+the last sample of every transmitted segment.
+
+Args:
+    samp_rate: sample rate in Hz (> 0), for tx_time
+    lookahead: D >= 1
+    latency: L >= 0, radio latency in samples
+    max_pending: pending bursts (and early decisions), >= 1
+    echo_waveform: stored echo samples (empty: no echo)
+    echo_offset: on-air time of the echo after round(index); >= D + L
+    echo_preamble: preamble id triggering the echo (-1: any)
+    echo_phase_mode: 'plus', 'minus' or 'fixed'
+    echo_phase: rotation in mode 'fixed' (rad)
+)doc")
+        .def(py::init(&burst_scheduler_cc::make),
+             py::arg("samp_rate"),
+             py::arg("lookahead"),
+             py::arg("latency") = 0,
+             py::arg("max_pending") = 256,
+             py::arg("echo_waveform") = std::vector<gr_complex>(),
+             py::arg("echo_offset") = 0,
+             py::arg("echo_preamble") = -1,
+             py::arg("echo_phase_mode") = "plus",
+             py::arg("echo_phase") = 0.0)
+        .def("set_echo", &burst_scheduler_cc::set_echo,
+             py::arg("waveform"),
+             py::arg("offset"),
+             py::arg("preamble") = -1,
+             py::arg("phase_mode") = "plus",
+             py::arg("phase") = 0.0,
+             "Replace the echo configuration (ValueError like the constructor).")
+        .def("echo_waveform", &burst_scheduler_cc::echo_waveform)
+        .def("echo_offset", &burst_scheduler_cc::echo_offset)
+        .def("echo_preamble", &burst_scheduler_cc::echo_preamble)
+        .def("echo_phase_mode", &burst_scheduler_cc::echo_phase_mode)
+        .def("echo_phase", &burst_scheduler_cc::echo_phase)
+        .def("set_tx_time_offset", &burst_scheduler_cc::set_tx_time_offset,
+             py::arg("full_secs"), py::arg("frac_secs"),
+             "tx_time of TX index k becomes offset + k / samp_rate.")
+        .def("samp_rate", &burst_scheduler_cc::samp_rate)
+        .def("lookahead", &burst_scheduler_cc::lookahead)
+        .def("latency", &burst_scheduler_cc::latency)
+        .def("max_pending", &burst_scheduler_cc::max_pending)
+        .def("late_count", &burst_scheduler_cc::late_count)
+        .def("dropped_count", &burst_scheduler_cc::dropped_count)
+        .def("scheduled_count", &burst_scheduler_cc::scheduled_count)
+        .def("pending", &burst_scheduler_cc::pending)
+        .def("stalled", &burst_scheduler_cc::stalled);
+}

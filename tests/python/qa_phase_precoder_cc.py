@@ -1,0 +1,137 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""QA of cohere.phase_precoder_cc (y = gain exp(j phase) x, changes at exact samples).
+
+The constant c = gain exp(j phase) is computed in double and rounded once to
+complex64, exactly like np.complex64(gain * np.exp(1j * phase)); with a unit
+input the output equals c bit for bit (1 * c is exact), so placement is
+checked bit-exactly. Products with other inputs are within one complex64
+multiplication, |error| <= sqrt(5) 2^-24 |c x| < 1.4e-7 |c x|.
+"""
+
+import numpy as np
+import pmt
+import pytest
+
+from gnuradio import blocks, gr
+from gnuradio import cohere
+
+
+def cmd(**kw):
+    d = pmt.make_dict()
+    for k, v in kw.items():
+        val = pmt.from_uint64(v) if k == "time" else pmt.to_pmt(v)
+        d = pmt.dict_add(d, pmt.intern(k), val)
+    return d
+
+
+def run(block, x, msgs=(), max_items=None):
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False)
+    snk = blocks.vector_sink_c()
+    tb.connect(src, block, snk)
+    for m in msgs:
+        block.to_basic_block()._post(pmt.intern("cmd"), m)
+    if max_items:
+        tb.run(max_items)
+    else:
+        tb.run()
+    tags = [(t.offset, pmt.to_python(t.value)) for t in snk.tags()
+            if pmt.symbol_to_string(t.key) == "phase_applied"]
+    return np.array(snk.data(), np.complex64), tags
+
+
+def const(gain, phase):
+    return np.complex64(gain * np.exp(1j * phase))
+
+
+def test_changes_land_bit_exactly():
+    """Phase and gain commands change the output at exactly their sample, bit
+    for bit, for several buffer settings; a field that is absent keeps its
+    value; each change is tagged phase_applied (phase, gain, time)."""
+    n = 20000
+    msgs = [cmd(phase=1.0, time=1000), cmd(gain=0.5, time=7777), cmd(phase=-2.0, gain=2 - 1j, time=15000),
+            cmd(gain=3.0, time=15000)]
+    want = np.empty(n, np.complex64)
+    want[:1000] = const(1.5, 0.25)
+    want[1000:7777] = const(1.5, 1.0)
+    want[7777:15000] = const(0.5, 1.0)
+    want[15000:] = const(3.0, -2.0)
+    for max_items in (None, 1, 999):
+        blk = cohere.phase_precoder_cc(0.25, 1.5)
+        y, tags = run(blk, np.ones(n), msgs, max_items)
+        assert np.array_equal(y, want)
+        assert [o for o, _ in tags] == [1000, 7777, 15000]
+        assert tags[0][1] == {"phase": 1.0, "gain": 1.5, "time": 1000}
+        assert tags[1][1]["gain"] == 0.5 and tags[1][1]["phase"] == 1.0
+        assert tags[2][1]["gain"] == 3.0 and tags[2][1]["phase"] == -2.0  # last one wins
+        assert blk.commands_applied() == 4
+        assert blk.phase() == -2.0 and blk.gain() == 3.0
+
+
+def test_complex_gain_and_random_input():
+    """A complex gain multiplies as g exp(j theta); random input within one
+    complex64 product (1.4e-7 relative). The tag reports a complex gain."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(5000) + 1j * rng.standard_normal(5000)).astype(np.complex64)
+    g = 0.3 + 0.7j
+    y, tags = run(cohere.phase_precoder_cc(), x, [cmd(gain=g, phase=0.5, time=2000)])
+    want = x.astype(complex)
+    want[2000:] *= complex(const(g, 0.5))
+    assert np.all(np.abs(y - want) <= 1.4e-7 * np.abs(want) + 1e-30)
+    assert tags[0][1]["gain"] == pytest.approx(g)
+
+
+def test_setters_apply_at_next_sample():
+    """set_phase/set_gain before start apply at sample 0 (tagged)."""
+    blk = cohere.phase_precoder_cc()
+    blk.set_phase(np.pi / 3)
+    blk.set_gain(0.25j)
+    y, tags = run(blk, np.ones(100))
+    assert np.array_equal(y, np.full(100, const(0.25j, np.pi / 3)))
+    assert [o for o, _ in tags] == [0]
+    with pytest.raises(ValueError, match="phase"):
+        blk.set_phase(float("nan"))
+    with pytest.raises(ValueError, match="gain"):
+        blk.set_gain(complex(1, float("inf")))
+
+
+def test_nonfinite_input_stays_local():
+    """NaN/Inf input samples affect only their own output samples."""
+    x = np.ones(1000, np.complex64)
+    x[[10, 500]] = [np.nan, np.inf]
+    y, _ = run(cohere.phase_precoder_cc(1.0, 2.0), x)
+    ok = np.isfinite(x)
+    assert np.array_equal(y[ok], np.full(ok.sum(), const(2.0, 1.0)))
+
+
+BAD_MESSAGES = [
+    (pmt.PMT_T, "not a dict"),
+    (pmt.to_pmt({"phase": "zero"}), "`phase` must be a finite real number"),
+    (pmt.to_pmt({"gain": float("inf")}), "`gain` must be a finite real or complex number"),
+    (pmt.to_pmt({"gain": [1, 2]}), "`gain` must be a finite real or complex number"),
+    (pmt.to_pmt({"gain": 1e39}), "`gain` must be a finite real or complex number"),  # > FLT_MAX
+    (pmt.to_pmt({"time": 3}), "needs `phase` and/or `gain`"),
+    (pmt.to_pmt({"phase": 1.0, "time": "now"}), "`time` must be a non-negative integer"),
+]
+
+
+def test_malformed_messages_are_logged_and_dropped(capfd):
+    """Malformed messages are dropped (counted) and logged with their reason;
+    a valid command among them still lands on its sample."""
+    blk = cohere.phase_precoder_cc()
+    y, tags = run(blk, np.ones(50), [m for m, _ in BAD_MESSAGES] + [cmd(phase=np.pi, time=20)])
+    assert blk.commands_dropped() == len(BAD_MESSAGES)
+    assert [o for o, _ in tags] == [20]
+    assert np.array_equal(y[20:], np.full(30, const(1.0, np.pi)))
+    cap = capfd.readouterr()
+    for _, reason in BAD_MESSAGES:
+        assert reason in cap.out + cap.err, reason
+
+
+@pytest.mark.parametrize("kw,name", [(dict(phase=float("nan")), "phase"),
+                                     (dict(gain=complex(float("inf"), 0)), "gain")])
+def test_invalid_constructor_args(kw, name):
+    """Non-finite constructor arguments raise ValueError naming the argument."""
+    with pytest.raises(ValueError, match=name):
+        cohere.phase_precoder_cc(**kw)
