@@ -13,7 +13,6 @@ namespace py = pybind11;
 void bind_channel_hub(py::module& m);
 void bind_virtual_radio_source_c(py::module& m);
 void bind_virtual_radio_sink_c(py::module& m);
-void bind_preamble_detector_cc(py::module& m);
 void bind_cfo_derotator_cc(py::module& m);
 void bind_phase_precoder_cc(py::module& m);
 void bind_burst_scheduler_cc(py::module& m);
@@ -35,7 +34,6 @@ PYBIND11_MODULE(cohere_python, m)
     bind_channel_hub(m);
     bind_virtual_radio_source_c(m);
     bind_virtual_radio_sink_c(m);
-    bind_preamble_detector_cc(m);
     bind_cfo_derotator_cc(m);
     bind_phase_precoder_cc(m);
     bind_burst_scheduler_cc(m);
