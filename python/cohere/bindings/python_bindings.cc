@@ -17,6 +17,7 @@ void bind_cfo_derotator_cc(py::module& m);
 void bind_phase_precoder_cc(py::module& m);
 void bind_burst_scheduler_cc(py::module& m);
 void bind_ofdm_pilot_estimator(py::module& m);
+void bind_preamble_detector_cc(py::module& m);
 
 // import_array() is a macro that returns NULL on failure.
 void* init_numpy()
@@ -38,4 +39,5 @@ PYBIND11_MODULE(cohere_python, m)
     bind_phase_precoder_cc(m);
     bind_burst_scheduler_cc(m);
     bind_ofdm_pilot_estimator(m);
+    bind_preamble_detector_cc(m);
 }

@@ -1,0 +1,136 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_COHERE_PREAMBLE_DETECTOR_CC_H
+#define INCLUDED_COHERE_PREAMBLE_DETECTOR_CC_H
+
+#include <gnuradio/block.h>
+#include <gnuradio/cohere/api.h>
+#include <cstdint>
+#include <vector>
+
+namespace gr {
+namespace cohere {
+
+/*!
+ * \brief Finds known preambles in a continuous stream; passes the samples
+ * through unchanged.
+ * \ingroup cohere
+ *
+ * \details
+ * One input, one output, one output sample per input sample, unchanged and
+ * with the same index (no delay is added to the stream: RX sample n stays
+ * sample n, the node's clock). Several preambles are searched at once, one
+ * per node or role; preamble i has the id i.
+ *
+ * Detection metric, for the N-sample window that starts at sample n:
+ *
+ *   metric[n] = |sum_k conj(p[k]) x[n + k]|^2 / (||p||^2 sum_k |x[n + k]|^2),
+ *
+ * in [0, 1] and independent of the signal level. For white Gaussian noise it
+ * is Beta(1, N - 1) distributed, so P(metric > t) = (1 - t)^(N - 1) per sample.
+ * The default threshold of each preamble makes this 1e-6 per sample:
+ * t = 1 - 1e-6^(1 / (N - 1)) (0.6019 for N = 16, 0.0527 for N = 256, 0.0134 for
+ * N = 1024), but at least 0.01 (metric 0.01 is a per-sample SNR of -20 dB;
+ * the floor keeps long preambles from triggering on mildly coloured noise or
+ * interference, and such weak detections would be too noisy to use).
+ * Searching K preambles gives up to K times the per-preamble rate.
+ *
+ * When the metric of preamble i crosses its threshold at n1, a window opens
+ * that closes N samples after its latest maximum (at most 2 N after n1); the
+ * maximum is the detection (one per occurrence), and crossings before
+ * peak + N are ignored. Correlation by overlap-save FFTs (gr::fft), the
+ * window energy by a running double-precision sum restarted from an exact sum
+ * at every FFT block. Samples that are NaN or infinite are passed through
+ * unchanged but count as zeros for the detector (nonfinite_count()), so a
+ * burst of them affects only the windows that contain them.
+ *
+ * Periodic preambles (repetition period L found from the sequence, e.g. two
+ * identical halves) have metric sidelobes at multiples of L, and with a
+ * frequency offset a sidelobe can exceed the main peak; each detection is
+ * therefore checked at the peak shifted by multiples of L with the CFO
+ * compensated, which keeps the start right over the whole unambiguous range
+ * |cfo| < samp_rate / (2 L). Their occurrences must be N + (N - 1) / L * L
+ * samples apart (others: N).
+ *
+ * Output is released once no detection can still fall on it (up to about
+ * 3 N plus one FFT block of samples after the input arrived); at the end of
+ * the stream everything is released and the last detections are completed.
+ * The block asks GNU Radio for large buffers (history 65536 and minimum
+ * output buffer 131072 items) so that each call processes many FFT blocks.
+ *
+ * Stream tag, on the output at the detection's integer peak (the window
+ * start with the largest metric):
+ * - `sync_peak`: dict with
+ *   - `index` (double): fractional absolute sample index of the preamble
+ *     start, from a least-squares fit of the preamble's band-limited
+ *     autocorrelation to the correlation around the peak
+ *   - `phase` (double, rad): phase of the received preamble relative to the
+ *     reference (the angle of the correlation at the peak, from the fitted
+ *     complex amplitude); for periodic preambles the samples are derotated by
+ *     the measured CFO first, so it is the carrier phase at `index` and the
+ *     received phase at sample n is phase + 2 pi cfo (n - index) / samp_rate
+ *   - `amp` (double): magnitude of the fitted complex amplitude (the received
+ *     preamble is about amp e^{j phase} p)
+ *   - `snr_db` (double): per-sample SNR estimate from the interpolated metric
+ *   - `cfo` (double, Hz): only for periodic preambles (two or more repeated
+ *     parts of length L, detected from the sequence):
+ *     samp_rate / (2 pi L) arg(sum conj(x[k]) x[k + L]); unambiguous for
+ *     |cfo| < samp_rate / (2 L)
+ *   - `preamble` (long): the preamble id
+ *
+ * Message output port `sync`: the same dict plus `time` (uint64, the tag's
+ * sample index), posted when the tagged sample is released.
+ *
+ * \param preambles the preambles (each 16 .. 4096 complex samples)
+ * \param threshold metric threshold in (0, 1) for every preamble; 0 selects
+ *        each preamble's default (see above)
+ * \param samp_rate sample rate in Hz (for `cfo`)
+ *
+ * \throws std::invalid_argument for no preambles, a preamble shorter than 16
+ *         or longer than 4096 samples or with non-finite or zero samples only,
+ *         a threshold outside (0, 1) other than 0, or samp_rate <= 0.
+ */
+class COHERE_API preamble_detector_cc : virtual public gr::block
+{
+public:
+    typedef std::shared_ptr<preamble_detector_cc> sptr;
+
+    static sptr make(const std::vector<std::vector<gr_complex>>& preambles,
+                     double threshold = 0.0,
+                     double samp_rate = 1.0);
+
+    //! Set every preamble's threshold (0 < t < 1), or 0 for the defaults.
+    //! \throws std::invalid_argument for other values
+    virtual void set_threshold(double threshold) = 0;
+    //! Threshold in use for preamble i.
+    virtual double threshold(int preamble) const = 0;
+    //! Default threshold of preamble i (false alarms 1e-6 per sample, floor 0.01).
+    virtual double default_threshold(int preamble) const = 0;
+    virtual int num_preambles() const = 0;
+    //! Length N of preamble i.
+    virtual int preamble_length(int preamble) const = 0;
+    //! Repetition period L of preamble i used for the CFO (0: no CFO estimate).
+    virtual int repetition_period(int preamble) const = 0;
+    virtual double samp_rate() const = 0;
+    /*!
+     * Largest number of samples the output can lag the newest input sample
+     * (3 N + span + one FFT block, for the longest preamble). A flowgraph
+     * that feeds this block's output back to its input through the emulator
+     * (RX -> detector -> burst scheduler -> TX) needs a lookahead larger than
+     * this, or it stalls.
+     */
+    virtual int max_delay() const = 0;
+    //! Input samples treated as zeros because they were NaN or infinite.
+    virtual uint64_t nonfinite_count() const = 0;
+    //! Detections tagged so far.
+    virtual uint64_t detection_count() const = 0;
+};
+
+} // namespace cohere
+} // namespace gr
+
+#endif /* INCLUDED_COHERE_PREAMBLE_DETECTOR_CC_H */

@@ -1,0 +1,66 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_COHERE_KERNELS_DETECTION_METRIC_H
+#define INCLUDED_COHERE_KERNELS_DETECTION_METRIC_H
+
+#include <gnuradio/cohere/api.h>
+#include <gnuradio/gr_complex.h>
+#include <cstddef>
+
+namespace gr {
+namespace cohere {
+namespace kernels {
+
+/*!
+ * \brief Copy a stream for analysis: x[k] = in[k], or 0 when in[k] has a NaN
+ * or infinite part or |in[k]|^2 overflows a float; pw[k] = |x[k]|^2; raw[k] =
+ * in[k] unchanged if raw is not null (one pass over the input).
+ * \return the number of samples replaced by zeros
+ */
+COHERE_API size_t
+sanitize_power(const gr_complex* in, gr_complex* x, float* pw, size_t n, gr_complex* raw = nullptr);
+
+/*!
+ * \brief Sliding window energy E[j] = sum_{k=0}^{N-1} pw[j + k], j < nout
+ * (pw holds nout + N - 1 values), stored as float.
+ *
+ * A running sum in double precision (four interleaved chains), restarted
+ * from an exact sum every \p restart outputs and at every call, so rounding
+ * never accumulates over a stream and a huge sample stops mattering once it
+ * has left the window. For float inputs within about 80 dB of each other the
+ * double sums are exact, so a window of zeros gives exactly 0.
+ * \return the largest E[j] (0 for nout = 0)
+ */
+COHERE_API float sliding_energy(
+    const float* pw, size_t len, size_t nout, float* energy, size_t restart = 4096);
+
+/*!
+ * \brief The level-independent detection metric
+ *
+ *   metric[j] = |c[j]|^2 / (norm2 * max(E[j], floor, FLT_MIN))   in [0, 1]
+ *
+ * (Cauchy-Schwarz) with c the correlation with the preamble p, norm2 = ||p||^2
+ * and E the window energy; a window of zeros gives 0. The floor keeps the
+ * rounding noise of an FFT correlation (about 1e-7 of the block's level) in
+ * a window that is far weaker than its neighbours from looking like a match:
+ * callers pass about 1e-8 times the largest window energy of the block.
+ * Float arithmetic: inputs up to about 1e15 in magnitude.
+ * \return how many values exceed \p threshold
+ */
+COHERE_API size_t normalized_metric(const gr_complex* c,
+                                    const float* energy,
+                                    float norm2,
+                                    float floor,
+                                    float threshold,
+                                    float* metric,
+                                    size_t n);
+
+} // namespace kernels
+} // namespace cohere
+} // namespace gr
+
+#endif /* INCLUDED_COHERE_KERNELS_DETECTION_METRIC_H */

@@ -1,0 +1,165 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_COHERE_KERNELS_PREAMBLE_FIT_H
+#define INCLUDED_COHERE_KERNELS_PREAMBLE_FIT_H
+
+#include <gnuradio/cohere/api.h>
+#include <gnuradio/gr_complex.h>
+#include <complex>
+#include <cstddef>
+#include <vector>
+
+namespace gr {
+namespace cohere {
+namespace kernels {
+
+//! What one detected preamble tells about the received signal.
+struct sync_fit {
+    //! Preamble start = integer peak index + delta (samples, |delta| <= 1).
+    double delta = 0.0;
+    //! Complex amplitude: the received preamble is about alpha * p[n - start].
+    std::complex<double> alpha{ 0.0, 0.0 };
+    //! Energy of the N-sample window at the integer peak.
+    double energy = 0.0;
+    //! |alpha|^2 ||p||^2 / energy: the metric at the interpolated peak.
+    double metric = 0.0;
+    //! Per-sample SNR estimate (linear).
+    double snr = 0.0;
+    //! True when the preamble is periodic (see preamble_fit::period()).
+    bool has_cfo = false;
+    //! Frequency offset in cycles per sample (multiply by fs for Hz).
+    double cfo = 0.0;
+};
+
+/*!
+ * \brief Timing, phase, amplitude, SNR and CFO of a detected preamble.
+ *
+ * Timing: for a received preamble alpha p delayed by D = peak + delta (ideal
+ * band-limited delay), the correlations around the integer peak are
+ * c[peak + m] = alpha R(m - delta) + noise with the template
+ *
+ *   R(tau) = sum_m a[m] sinc(tau - m),  a[m] = sum_k conj(p[k]) p[k + m],
+ *
+ * the band-limited interpolation of p's aperiodic autocorrelation (tabulated
+ * at construction, k_grid points per sample). fit() finds the delta in
+ * [-1, 1] that maximizes |sum_m conj(R(m - delta)) c[m]|^2 / sum_m |R(m - delta)|^2
+ * over m = -k_lags .. k_lags (least-squares fit of the template; a grid
+ * search on the table, then a parabola through the three best grid values),
+ * and alpha = sum conj(R) c / sum |R|^2 at that delta. Unlike a parabola
+ * through |c| (biased by up to 0.22 sample for a white sequence such as a
+ * Zadoff-Chu, whose correlation peak is a sinc), the fit is unbiased for any
+ * spectrum, and its RMSE is within a few percent of the timing CRB
+ * sigma^2 / (8 pi^2 ||p||^2 (beta^2 - mu^2)) at SNR >= 0 dB for N = 256
+ * (beta^2, mu: second moment and mean of the normalized frequency weighted by
+ * |P(f)|^2).
+ *
+ * Phase: arg(alpha), the phase of the received preamble relative to p; for
+ * an integer delay arg(alpha) ~ arg(c[peak]), the ML estimate with variance
+ * 1 / (2 N SNR). A frequency offset f would rotate the correlation to the
+ * phase at the preamble's middle and bend the template fit; when f is
+ * measured (periodic preambles) the samples are derotated by it first, so
+ * that arg(alpha) is the carrier phase at the start and the received phase
+ * at sample n is arg(alpha) + 2 pi f (n - start).
+ *
+ * SNR: with S = |alpha|^2 ||p||^2 (signal energy plus one noise sample, in
+ * expectation) and E the window energy, the noise power is
+ * (E - S) / (N - 1) and SNR = (S - noise) / (N noise).
+ *
+ * CFO: if p repeats with period L (p[k + L] = p[k] for k < N - L), the
+ * frequency is arg(sum_{k < N-L} conj(x[k]) x[k + L]) / (2 pi L) cycles per
+ * sample (Schmidl-Cox; unambiguous for |cfo| < 1 / (2 L)).
+ *
+ * Periodic preambles have metric sidelobes at multiples of L (0.5 at +-L for
+ * two halves), and a CFO f lowers the main peak by sinc^2(f N) but a
+ * sidelobe only by sinc^2(f (N - L)): above about 0.45 / (2 L) the sidelobe
+ * wins. best_shift() resolves this: among the peak and its shifts by
+ * multiples of L, it picks the window whose CFO-compensated metric is largest.
+ *
+ * Not thread-safe: fit() and best_shift() share a scratch buffer.
+ */
+class COHERE_API preamble_fit
+{
+public:
+    //! Correlation lags used on each side of the integer peak.
+    static constexpr int k_lags = 2;
+    //! Template table points per sample.
+    static constexpr int k_grid = 256;
+
+    /*!
+     * \param p the preamble (length >= 2)
+     * \param period repetition period for the CFO; -1 detects it
+     *        (detect_period), 0 means none
+     * \throws std::invalid_argument if p has fewer than 2 samples, zero
+     *         energy, or period is not in -1 .. N / 2
+     */
+    explicit preamble_fit(const std::vector<gr_complex>& p, int period = -1);
+
+    size_t length() const { return d_p.size(); }
+    //! ||p||^2
+    double norm2() const { return d_norm2; }
+    //! Repetition period L used for the CFO (0: none).
+    size_t period() const { return d_period; }
+    //! Largest multiple of L that best_shift() tries: ((N - 1) / L) L, 0 without period.
+    size_t span() const { return d_period ? ((d_p.size() - 1) / d_period) * d_period : 0; }
+
+    /*!
+     * \brief For a periodic preamble, the shift o in {-span .. span} (steps of
+     * L) of the window start with the largest CFO-compensated metric.
+     * \param x samples from peak - span() - k_lags to peak + span() + N + k_lags
+     * \return o, the preamble start is at peak + o (0 without period)
+     */
+    long best_shift(const gr_complex* x) const;
+
+    /*!
+     * \brief Estimate at an integer peak.
+     * \param x samples from peak - k_lags to peak + N - 1 + k_lags
+     *        (N + 2 k_lags samples); non-finite samples must have been zeroed
+     */
+    sync_fit fit(const gr_complex* x) const;
+
+    //! The template R(tau) for |tau| <= k_lags + 1 (linear interpolation of the table).
+    std::complex<double> autocorrelation(double tau) const;
+
+    /*!
+     * \brief Smallest L in 1 .. N/2 with |p[k + L] - p[k]| <= tol rms(p) for
+     * every k < N - L (at least two full repetitions), 0 if none.
+     */
+    static size_t detect_period(const std::vector<gr_complex>& p, double tol = 1e-3);
+
+    /*!
+     * \brief Probability that the metric of a window of white complex Gaussian
+     * noise exceeds t: the metric is the squared cosine between a fixed
+     * direction and an isotropic vector of C^N, which is Beta(1, N - 1)
+     * distributed, so P(metric > t) = (1 - t)^(N - 1).
+     */
+    static double false_alarm_probability(double threshold, size_t len);
+
+    /*!
+     * \brief Threshold with false_alarm_probability(t, N) = pfa, but not below
+     * floor: t = max(1 - pfa^(1 / (N - 1)), floor).
+     */
+    static double default_threshold(size_t len, double pfa = 1e-6, double floor = 0.01);
+
+private:
+    std::complex<double> table_at(int i) const { return d_table[static_cast<size_t>(i + d_half)]; }
+
+    std::vector<gr_complex> d_p;
+    double halves_cfo(const gr_complex* x) const;
+
+    double d_norm2;
+    size_t d_period;
+    int d_half;                                 // table index of tau = 0
+    std::vector<std::complex<double>> d_table;  // R(i / k_grid), |i| <= d_half
+    std::vector<double> d_den;                  // sum_m |R(m - j / k_grid)|^2, |j| <= k_grid
+    mutable std::vector<gr_complex> d_scratch;  // derotated samples
+};
+
+} // namespace kernels
+} // namespace cohere
+} // namespace gr
+
+#endif /* INCLUDED_COHERE_KERNELS_PREAMBLE_FIT_H */

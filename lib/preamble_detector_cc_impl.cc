@@ -1,0 +1,483 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include "preamble_detector_cc_impl.h"
+#include "kernels/detection_metric.h"
+#include <gnuradio/block_detail.h>
+#include <gnuradio/buffer_reader.h>
+#include <gnuradio/io_signature.h>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace gr {
+namespace cohere {
+
+namespace {
+constexpr size_t k_min_len = 16;
+constexpr size_t k_max_len = 4096;
+constexpr size_t k_chunk = 8192;                               // samples ingested per step
+constexpr int64_t k_pad = kernels::preamble_fit::k_lags;       // lags before the peak
+constexpr double k_pfa = 1e-6;                                 // default false alarms per sample
+constexpr double k_floor = 0.01;                               // lowest default threshold
+constexpr unsigned k_reader_history = 65536;                   // see set_history()
+
+const std::vector<std::vector<gr_complex>>&
+checked_preambles(const std::vector<std::vector<gr_complex>>& preambles)
+{
+    if (preambles.empty())
+        throw std::invalid_argument("preamble_detector_cc: preambles must not be empty");
+    for (size_t i = 0; i < preambles.size(); i++) {
+        const auto& p = preambles[i];
+        if (p.size() < k_min_len || p.size() > k_max_len)
+            throw std::invalid_argument("preamble_detector_cc: preambles[" + std::to_string(i) +
+                                        "] must have 16..4096 samples, got " +
+                                        std::to_string(p.size()));
+        double e = 0.0;
+        for (const auto& v : p) {
+            if (!std::isfinite(v.real()) || !std::isfinite(v.imag()))
+                throw std::invalid_argument("preamble_detector_cc: preambles[" +
+                                            std::to_string(i) + "] has a non-finite sample");
+            e += std::norm(v);
+        }
+        if (!(e > 0.0))
+            throw std::invalid_argument("preamble_detector_cc: preambles[" + std::to_string(i) +
+                                        "] is all zeros");
+    }
+    return preambles;
+}
+
+void check_threshold(double threshold)
+{
+    if (!(threshold == 0.0 || (threshold > 0.0 && threshold < 1.0)))
+        throw std::invalid_argument(
+            "preamble_detector_cc: threshold must be in (0, 1), or 0 for the defaults, got " +
+            std::to_string(threshold));
+}
+} // namespace
+
+preamble_detector_cc::sptr preamble_detector_cc::make(
+    const std::vector<std::vector<gr_complex>>& preambles, double threshold, double samp_rate)
+{
+    return gnuradio::make_block_sptr<preamble_detector_cc_impl>(preambles, threshold, samp_rate);
+}
+
+preamble_detector_cc_impl::track::track(const std::vector<gr_complex>& p, float threshold)
+    : len(p.size()),
+      corr(kernels::make_correlator(p)),
+      fit(p),
+      norm2(static_cast<float>(fit.norm2())),
+      span(fit.span()),
+      // holdoff N + span: the sidelobes of a periodic preamble reach span past its start
+      picker(p.size(), p.size() + fit.span(), threshold),
+      default_threshold(kernels::preamble_fit::default_threshold(p.size(), k_pfa, k_floor))
+{
+}
+
+preamble_detector_cc_impl::preamble_detector_cc_impl(
+    const std::vector<std::vector<gr_complex>>& preambles, double threshold, double samp_rate)
+    : gr::block("preamble_detector_cc",
+                gr::io_signature::make(1, 1, sizeof(gr_complex)),
+                gr::io_signature::make(1, 1, sizeof(gr_complex))),
+      d_samp_rate(samp_rate),
+      d_tag_key(pmt::intern("sync_peak")),
+      d_port(pmt::intern("sync")),
+      d_k_index(pmt::intern("index")),
+      d_k_phase(pmt::intern("phase")),
+      d_k_amp(pmt::intern("amp")),
+      d_k_snr(pmt::intern("snr_db")),
+      d_k_cfo(pmt::intern("cfo")),
+      d_k_preamble(pmt::intern("preamble")),
+      d_k_time(pmt::intern("time")),
+      d_id(pmt::intern(alias()))
+{
+    checked_preambles(preambles);
+    check_threshold(threshold);
+    if (!(samp_rate > 0.0) || !std::isfinite(samp_rate))
+        throw std::invalid_argument("preamble_detector_cc: samp_rate must be > 0, got " +
+                                    std::to_string(samp_rate));
+
+    d_tracks.reserve(preambles.size());
+    size_t max_block = 1;
+    for (const auto& p : preambles) {
+        d_tracks.emplace_back(p, 0.5f);
+        d_max_len = std::max(d_max_len, p.size());
+        d_max_span = std::max(d_max_span, d_tracks.back().span);
+        max_block = std::max(max_block, d_tracks.back().corr->block_outputs());
+    }
+    _set_threshold(threshold);
+
+    // Bounds (see compact_analysis): the analysis keeps samples from the
+    // oldest of: the next window to correlate (less than N + block behind the
+    // newest sample), an open peak window (at most 2 N before that) and a peak
+    // waiting for its fit, minus the shifts tried for periodic preambles
+    // (span < N) and the fit's lags.
+    d_chunk = k_chunk;
+    d_lead = k_pad + static_cast<int64_t>(d_max_span);
+    d_history = 3 * d_max_len + d_max_span + max_block + 2 * k_pad + 8;
+    // release point >= newest - (N - 1 + block - 1 + 2 N + span + lags), plus
+    // the input item kept unconsumed (see release_point)
+    d_max_delay = 0;
+    for (const auto& t : d_tracks)
+        d_max_delay = std::max(d_max_delay,
+                               3 * t.len + t.span + t.corr->block_outputs() + 2 * k_pad + 1);
+    const size_t scratch = max_block;
+    // room for four chunks beyond the history, so compaction is rare
+    d_x.assign(d_history + 4 * d_chunk + d_max_len + d_max_span + 2 * k_pad, gr_complex(0, 0));
+    d_pw.assign(d_x.size(), 0.0f);
+    d_xbase = -d_lead; // zeros before the stream start serve the lags of a peak at 0
+    d_ingested = 0;
+    d_raw.assign(d_history + 4 * d_chunk, gr_complex(0, 0));
+    d_energy.assign(scratch, 0.0f);
+    d_metric.assign(scratch, 0.0f);
+    d_found.reserve(scratch / k_min_len + 4);
+    for (auto& t : d_tracks)
+        t.waiting.reserve(scratch / k_min_len + 4);
+    d_pending.reserve(256);
+
+    set_relative_rate(1, 1);
+    // The history is not used as such: it makes GNU Radio give the upstream
+    // buffer at least 2 k_reader_history items, so that every call sees large
+    // batches (scheduler round trips cost as much as the FFTs otherwise).
+    set_history(k_reader_history);
+    set_min_output_buffer(2 * k_reader_history);
+    message_port_register_out(d_port);
+}
+
+preamble_detector_cc_impl::~preamble_detector_cc_impl() = default;
+
+void preamble_detector_cc_impl::_set_threshold(double threshold)
+{
+    for (auto& t : d_tracks)
+        t.picker.set_threshold(
+            static_cast<float>(threshold == 0.0 ? t.default_threshold : threshold));
+}
+
+void preamble_detector_cc_impl::set_threshold(double threshold)
+{
+    check_threshold(threshold);
+    gr::thread::scoped_lock lock(d_setlock);
+    _set_threshold(threshold);
+}
+
+namespace {
+size_t checked_index(int preamble, size_t n)
+{
+    if (preamble < 0 || static_cast<size_t>(preamble) >= n)
+        throw std::invalid_argument("preamble_detector_cc: preamble must be in 0.." +
+                                    std::to_string(n - 1) + ", got " + std::to_string(preamble));
+    return static_cast<size_t>(preamble);
+}
+} // namespace
+
+double preamble_detector_cc_impl::threshold(int preamble) const
+{
+    return d_tracks[checked_index(preamble, d_tracks.size())].picker.threshold();
+}
+
+double preamble_detector_cc_impl::default_threshold(int preamble) const
+{
+    return d_tracks[checked_index(preamble, d_tracks.size())].default_threshold;
+}
+
+int preamble_detector_cc_impl::preamble_length(int preamble) const
+{
+    return static_cast<int>(d_tracks[checked_index(preamble, d_tracks.size())].len);
+}
+
+int preamble_detector_cc_impl::repetition_period(int preamble) const
+{
+    return static_cast<int>(d_tracks[checked_index(preamble, d_tracks.size())].fit.period());
+}
+
+// ---------------------------------------------------------------------------
+// analysis
+
+void preamble_detector_cc_impl::compact_analysis()
+{
+    int64_t keep = static_cast<int64_t>(d_ingested);
+    for (const auto& t : d_tracks) {
+        int64_t need = static_cast<int64_t>(t.next);
+        if (t.picker.open())
+            need = std::min(need, static_cast<int64_t>(t.picker.pending_bound(t.next)));
+        if (!t.waiting.empty())
+            need = std::min(need, static_cast<int64_t>(t.waiting.front().index));
+        keep = std::min(keep, need - static_cast<int64_t>(t.span) - k_pad);
+    }
+    keep = std::max(keep, d_xbase);
+    const size_t shift = static_cast<size_t>(keep - d_xbase);
+    if (shift == 0)
+        return;
+    const size_t count = static_cast<size_t>(static_cast<int64_t>(d_ingested) - keep);
+    std::memmove(d_x.data(), d_x.data() + shift, count * sizeof(gr_complex));
+    std::memmove(d_pw.data(), d_pw.data() + shift, count * sizeof(float));
+    d_xbase = keep;
+}
+
+void preamble_detector_cc_impl::ingest(const gr_complex* in, size_t n)
+{
+    size_t pos = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_xbase);
+    const size_t tail = d_max_len + d_max_span + 2 * k_pad; // zeros at the end (flush)
+    if (pos + n + tail > d_x.size()) {
+        compact_analysis();
+        pos = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_xbase);
+        if (pos + n + tail > d_x.size()) // cannot happen (see d_history)
+            throw std::logic_error("preamble_detector_cc: analysis buffer overflow");
+    }
+    // analysis copy, and the raw delay line
+    const size_t bad = kernels::sanitize_power(
+        in, d_x.data() + pos, d_pw.data() + pos, n, d_raw.data() + (d_ingested - d_rawbase));
+    if (bad > 0) {
+        d_nonfinite += bad;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - d_last_nonfinite_log > std::chrono::seconds(1)) {
+            d_last_nonfinite_log = now;
+            d_logger->warn("{:d} non-finite input samples in [{:d}, {:d}) treated as zeros "
+                           "({:d} so far; warnings at most once a second)",
+                           bad,
+                           d_ingested,
+                           d_ingested + n,
+                           d_nonfinite.load());
+        }
+    }
+    d_ingested += n;
+    for (size_t i = 0; i < d_tracks.size(); i++)
+        analyse(d_tracks[i], i, false);
+}
+
+void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
+{
+    if (d_ingested + 1 >= t.next + t.len) {
+        const size_t avail = static_cast<size_t>(d_ingested + 1 - t.len - t.next);
+        const size_t blk = t.corr->block_outputs();
+        // whole correlator steps only, except at the end of the stream
+        size_t todo = flushing ? avail : (avail / blk) * blk;
+        while (todo > 0) {
+            const size_t cnt = std::min(todo, blk);
+            const size_t pos = static_cast<size_t>(static_cast<int64_t>(t.next) - d_xbase);
+            const gr_complex* c = t.corr->step(d_x.data() + pos, cnt);
+            const float floor =
+                1e-8f * kernels::sliding_energy(d_pw.data() + pos, t.len, cnt, d_energy.data());
+            const size_t above = kernels::normalized_metric(
+                c, d_energy.data(), t.norm2, floor, t.picker.threshold(), d_metric.data(), cnt);
+            // an idle picker ignores a step that stays below its threshold
+            if (t.picker.open() || above > 0) {
+                d_found.clear();
+                t.picker.process(d_metric.data(), cnt, t.next, d_found);
+                for (const auto& pk : d_found)
+                    t.waiting.push_back(pk);
+            }
+            t.next += cnt;
+            todo -= cnt;
+        }
+    }
+    fit_waiting(t, id, flushing);
+}
+
+void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
+{
+    size_t done = 0;
+    for (const auto& w : t.waiting) {
+        if (!flushing && w.index + t.span + t.len + k_pad > d_ingested)
+            break;
+        int64_t start = static_cast<int64_t>(w.index);
+        if (t.span > 0) { // periodic preamble: the peak may be a sidelobe at a multiple of L
+            const int64_t from = start - static_cast<int64_t>(t.span) - k_pad;
+            const long shift = t.fit.best_shift(d_x.data() + (from - d_xbase));
+            if (start + shift >= 0)
+                start += shift;
+        }
+        done++;
+        // two sidelobes of one periodic preamble can land on the same start
+        if (t.have_last && start < t.last_start + static_cast<int64_t>(t.len))
+            continue;
+        t.have_last = true;
+        t.last_start = start;
+        const size_t pos = static_cast<size_t>(start - k_pad - d_xbase);
+        detection det{ static_cast<uint64_t>(start), static_cast<int>(id), t.fit.fit(d_x.data() + pos) };
+        auto it = std::upper_bound(
+            d_pending.begin(), d_pending.end(), det.offset, [](uint64_t off, const detection& d) {
+                return off < d.offset;
+            });
+        d_pending.insert(it, det);
+    }
+    if (done > 0)
+        t.waiting.erase(t.waiting.begin(), t.waiting.begin() + static_cast<long>(done));
+}
+
+void preamble_detector_cc_impl::flush()
+{
+    // zeros after the last sample for the lags and windows of the last peaks
+    const size_t pos = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_xbase);
+    const size_t nz = std::min(d_x.size() - pos, d_max_len + d_max_span + 2 * k_pad);
+    std::fill(d_x.begin() + static_cast<long>(pos), d_x.begin() + static_cast<long>(pos + nz), gr_complex(0, 0));
+    std::fill(d_pw.begin() + static_cast<long>(pos), d_pw.begin() + static_cast<long>(pos + nz), 0.0f);
+    for (size_t i = 0; i < d_tracks.size(); i++) {
+        auto& t = d_tracks[i];
+        analyse(t, i, true);
+        kernels::peak pk;
+        if (t.picker.flush(pk))
+            t.waiting.push_back(pk);
+        fit_waiting(t, i, true);
+    }
+    d_flushed = true;
+}
+
+uint64_t preamble_detector_cc_impl::release_point() const
+{
+    if (d_flushed)
+        return d_ingested;
+    // a peak not tagged yet may still move back by up to span (periodic preambles)
+    auto back = [](uint64_t i, size_t span) { return i > span ? i - span : 0; };
+    uint64_t r = d_ingested;
+    for (const auto& t : d_tracks) {
+        r = std::min(r, back(t.picker.pending_bound(t.next), t.span));
+        if (!t.waiting.empty())
+            r = std::min(r, back(t.waiting.front().index, t.span));
+    }
+    return r;
+}
+
+// ---------------------------------------------------------------------------
+// output
+
+void preamble_detector_cc_impl::emit(const detection& det)
+{
+    const auto& f = det.fit;
+    const double index = static_cast<double>(det.offset) + f.delta;
+    const double phase = std::arg(f.alpha);
+    const double amp = std::abs(f.alpha);
+    const double snr_db = 10.0 * std::log10(f.snr);
+    pmt::pmt_t d = pmt::make_dict();
+    d = pmt::dict_add(d, d_k_index, pmt::from_double(index));
+    d = pmt::dict_add(d, d_k_phase, pmt::from_double(phase));
+    d = pmt::dict_add(d, d_k_amp, pmt::from_double(amp));
+    d = pmt::dict_add(d, d_k_snr, pmt::from_double(snr_db));
+    if (f.has_cfo)
+        d = pmt::dict_add(d, d_k_cfo, pmt::from_double(f.cfo * d_samp_rate));
+    d = pmt::dict_add(d, d_k_preamble, pmt::from_long(det.preamble));
+    add_item_tag(0, det.offset, d_tag_key, d, d_id);
+    message_port_pub(d_port, pmt::dict_add(d, d_k_time, pmt::from_uint64(det.offset)));
+    d_detections++;
+    // trace: one line per detection (Debian's default log level is debug)
+    d_logger->trace("preamble {:d} at {:.3f}: phase {:.4f} rad, amp {:.4g}, SNR {:.1f} dB",
+                    det.preamble,
+                    index,
+                    phase,
+                    amp,
+                    snr_db);
+}
+
+size_t preamble_detector_cc_impl::release(gr_complex* out, size_t max_items)
+{
+    const uint64_t r = release_point();
+    if (r <= d_released || max_items == 0)
+        return 0;
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(max_items, r - d_released));
+    std::memcpy(out, d_raw.data() + (d_released - d_rawbase), k * sizeof(gr_complex));
+    size_t ntag = 0;
+    while (ntag < d_pending.size() && d_pending[ntag].offset < d_released + k)
+        emit(d_pending[ntag++]);
+    if (ntag > 0)
+        d_pending.erase(d_pending.begin(), d_pending.begin() + static_cast<long>(ntag));
+    d_released += k;
+    return k;
+}
+
+bool preamble_detector_cc_impl::input_finished(int ninput)
+{
+    const auto reader = detail()->input(0);
+    gr::thread::scoped_lock guard(*reader->mutex());
+    return reader->done() && reader->items_available() == ninput;
+}
+
+void preamble_detector_cc_impl::forecast(int, gr_vector_int& ninput_items_required)
+{
+    // Ask for enough new input to complete the next correlator step of the
+    // slowest preamble (so that the call releases output), capped at half
+    // the upstream buffer; 1 when there is output to release or at the end.
+    const uint64_t read = nitems_read(0);
+    bool done = false;
+    int cap = 1 << 30;
+    if (detail()) {
+        const auto reader = detail()->input(0);
+        done = reader->done();
+        const int hist = static_cast<int>(history()) - 1;
+        cap = std::max(1, (reader->max_possible_items_available() - hist) / 2);
+    }
+    if (done || d_release_cache > d_released) {
+        ninput_items_required[0] = static_cast<int>(history());
+        return;
+    }
+    // ingesting up to index `want` (exclusive) needs want + 1 items: the
+    // last one stays unconsumed
+    uint64_t want = d_ingested + 1;
+    for (const auto& t : d_tracks) {
+        const uint64_t step_end = t.next + t.len - 1 + t.corr->block_outputs();
+        want = std::max(want, std::min<uint64_t>(step_end, d_ingested + d_chunk));
+    }
+    const uint64_t need = want + 1 > read ? want + 1 - read : 1;
+    ninput_items_required[0] =
+        static_cast<int>(std::min<uint64_t>(need, static_cast<uint64_t>(cap))) + static_cast<int>(history()) - 1;
+}
+
+int preamble_detector_cc_impl::general_work(int noutput_items,
+                                            gr_vector_int& ninput_items,
+                                            gr_vector_const_void_star& input_items,
+                                            gr_vector_void_star& output_items)
+{
+    gr::thread::scoped_lock lock(d_setlock);
+    const gr_complex* in = static_cast<const gr_complex*>(input_items[0]);
+    gr_complex* out = static_cast<gr_complex*>(output_items[0]);
+    const uint64_t nread = nitems_read(0);
+    const int nin = ninput_items[0];
+    // input_items[0] starts with history() - 1 items already consumed
+    const int hist = static_cast<int>(history()) - 1;
+    in += hist;
+    const uint64_t avail_end = nread + static_cast<uint64_t>(std::max(nin - hist, 0));
+    const bool eof = input_finished(nin);
+    // keep the last item unconsumed until the end (see the class comment)
+    const uint64_t limit = eof ? avail_end : (avail_end > nread ? avail_end - 1 : nread);
+    const size_t nout = static_cast<size_t>(noutput_items);
+
+    size_t produced = 0;
+    for (;;) {
+        produced += release(out + produced, nout - produced);
+        if (d_ingested >= limit)
+            break;
+        size_t room = d_raw.size() - static_cast<size_t>(d_ingested - d_rawbase);
+        if (room < d_chunk && d_rawbase < d_released) { // drop released samples
+            const size_t shift = static_cast<size_t>(d_released - d_rawbase);
+            std::memmove(d_raw.data(),
+                         d_raw.data() + shift,
+                         static_cast<size_t>(d_ingested - d_released) * sizeof(gr_complex));
+            d_rawbase = d_released;
+            room = d_raw.size() - static_cast<size_t>(d_ingested - d_rawbase);
+        }
+        const size_t n =
+            static_cast<size_t>(std::min<uint64_t>(std::min<uint64_t>(d_chunk, room), limit - d_ingested));
+        if (n == 0)
+            break;
+        ingest(in + (d_ingested - nread), n);
+    }
+    if (eof && d_ingested == avail_end && !d_flushed) {
+        flush();
+        produced += release(out + produced, nout - produced);
+    }
+
+    uint64_t consume_to = d_ingested;
+    const bool all_done = d_flushed && d_released == d_ingested;
+    if (!all_done && consume_to == avail_end && consume_to > nread)
+        consume_to--;
+    consume_each(static_cast<int>(consume_to - nread));
+    d_release_cache = release_point();
+    return static_cast<int>(produced);
+}
+
+} // namespace cohere
+} // namespace gr

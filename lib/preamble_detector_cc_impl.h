@@ -1,0 +1,134 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 The gr-cohere authors
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_COHERE_PREAMBLE_DETECTOR_CC_IMPL_H
+#define INCLUDED_COHERE_PREAMBLE_DETECTOR_CC_IMPL_H
+
+#include "kernels/correlator.h"
+#include "kernels/peak_picker.h"
+#include "kernels/preamble_fit.h"
+#include <gnuradio/cohere/preamble_detector_cc.h>
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+namespace gr {
+namespace cohere {
+
+/*
+ * Stream handling. The block is a 1:1 gr::block (general_work) rather than a
+ * sync_block because a detection at sample p is final only about 2 N samples
+ * later, and the tag must land on the output sample p itself without delaying
+ * the stream (a sync_block with history would shift every sample by N - 1,
+ * as digital.corr_est_cc does). So input is consumed as soon as it has been
+ * analysed and held in an internal delay line (d_raw) until no detection can
+ * still fall on it (the release point). The last input item stays unconsumed
+ * until the end of the stream, so the scheduler calls us once more after the
+ * upstream block is done, and we flush. forecast() asks for enough new input
+ * to complete the next FFT block, so the scheduler waits for input instead of
+ * calling us for nothing (and 1 item at the end or when output is ready).
+ * set_history() is used only to make GNU Radio size the upstream buffer
+ * large: general_work() skips the history() - 1 old items at the front.
+ */
+class preamble_detector_cc_impl : public preamble_detector_cc
+{
+public:
+    preamble_detector_cc_impl(const std::vector<std::vector<gr_complex>>& preambles,
+                              double threshold,
+                              double samp_rate);
+    ~preamble_detector_cc_impl() override;
+
+    void set_threshold(double threshold) override;
+    double threshold(int preamble) const override;
+    double default_threshold(int preamble) const override;
+    int num_preambles() const override { return static_cast<int>(d_tracks.size()); }
+    int preamble_length(int preamble) const override;
+    int repetition_period(int preamble) const override;
+    double samp_rate() const override { return d_samp_rate; }
+    uint64_t nonfinite_count() const override { return d_nonfinite; }
+    uint64_t detection_count() const override { return d_detections; }
+    int max_delay() const override { return static_cast<int>(d_max_delay); }
+
+    void forecast(int noutput_items, gr_vector_int& ninput_items_required) override;
+    int general_work(int noutput_items,
+                     gr_vector_int& ninput_items,
+                     gr_vector_const_void_star& input_items,
+                     gr_vector_void_star& output_items) override;
+
+private:
+    // per preamble
+    struct track {
+        track(const std::vector<gr_complex>& p, float threshold);
+        size_t len;
+        std::unique_ptr<kernels::correlator> corr;
+        kernels::preamble_fit fit;
+        float norm2; // ||p||^2
+        size_t span; // shifts tried for periodic preambles (fit.span())
+        kernels::peak_picker picker;
+        double default_threshold;
+        uint64_t next = 0;                 // next metric index to compute
+        bool have_last = false;            // last reported start (duplicate guard)
+        int64_t last_start = 0;
+        std::vector<kernels::peak> waiting; // final peaks waiting for samples to fit
+    };
+    struct detection {
+        uint64_t offset;
+        int preamble;
+        kernels::sync_fit fit;
+    };
+
+    void _set_threshold(double threshold);
+    void ingest(const gr_complex* in, size_t n);
+    void analyse(track& t, size_t id, bool flushing);
+    void fit_waiting(track& t, size_t id, bool flushing);
+    void flush();
+    uint64_t release_point() const;
+    void compact_analysis();
+    size_t release(gr_complex* out, size_t max_items);
+    void emit(const detection& det);
+    bool input_finished(int ninput);
+
+    std::vector<track> d_tracks;
+    const double d_samp_rate;
+    size_t d_max_len = 0;
+    size_t d_max_span = 0;
+    int64_t d_lead = 0;   // zeros kept before the stream start
+    size_t d_history = 0; // analysis samples kept behind the newest one (bound)
+    size_t d_max_delay = 0;
+    size_t d_chunk = 0;   // samples ingested per step
+
+    // analysis buffer: sanitized samples and |x|^2; d_x[i] is absolute index
+    // d_xbase + i (negative indices are zeros before the stream start)
+    std::vector<gr_complex> d_x;
+    std::vector<float> d_pw;
+    int64_t d_xbase = 0;
+    uint64_t d_ingested = 0; // absolute index of the next sample to ingest
+
+    // delay line of raw samples: d_raw[i] is absolute index d_rawbase + i
+    std::vector<gr_complex> d_raw;
+    uint64_t d_rawbase = 0;
+    uint64_t d_released = 0; // == nitems_written(0)
+
+    // scratch, sized once
+    std::vector<float> d_energy;
+    std::vector<float> d_metric;
+    std::vector<kernels::peak> d_found;
+
+    std::vector<detection> d_pending; // fitted, sorted by offset, not tagged yet
+    uint64_t d_release_cache = 0;
+    bool d_flushed = false;
+    std::atomic<uint64_t> d_nonfinite{ 0 };
+    std::atomic<uint64_t> d_detections{ 0 };
+    std::chrono::steady_clock::time_point d_last_nonfinite_log;
+
+    const pmt::pmt_t d_tag_key, d_port, d_k_index, d_k_phase, d_k_amp, d_k_snr, d_k_cfo,
+        d_k_preamble, d_k_time, d_id;
+};
+
+} // namespace cohere
+} // namespace gr
+
+#endif

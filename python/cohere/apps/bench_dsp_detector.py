@@ -1,0 +1,136 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark: preamble_detector_cc throughput next to GNU Radio's digital.corr_est_cc.
+
+For each preamble length N (64 and 1024; Zadoff-Chu preambles), one flowgraph
+
+    vector_source_c(8192 noise samples, repeat) -> head(S) -> block -> null_sink
+
+is run for cohere.preamble_detector_cc([p]) and for digital.corr_est_cc(p, 1,
+0, 0.9) with the same p. Only tb.run() is timed. The runs of the two blocks
+are interleaved and repeated, and the best of each is kept (the machine may be
+shared: the best run is the least disturbed one). The noise input keeps the
+detector on its common path (no detections); the baseline correlates with
+2^ceil(log2 N) * 2-point FFTs (gr-filter's fft_filter_ccc), the detector with
+overlap-save FFTs of fft_correlator::default_fft_size(N) points plus the
+energy, the normalized metric and the peak search.
+
+Targets: ratio (detector Msps / baseline Msps) >= 1.0 at N = 64 and >= 2.0 at
+N = 1024. Measured numbers only; no test asserts on timing.
+
+    /usr/bin/python3 -m gnuradio.cohere.apps.bench_dsp_detector [--quick] [--json FILE]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+TARGETS = {64: 1.0, 1024: 2.0}
+
+
+def _noise():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=8192) + 1j * rng.normal(size=8192)) / np.sqrt(2)
+    return x.astype(np.complex64)
+
+
+def _time_block(make_block, samples, noise):
+    from gnuradio import blocks, gr
+
+    tb = gr.top_block("bench_dsp_detector")
+    blk = make_block()
+    tb.connect(blocks.vector_source_c(noise, True), blocks.head(gr.sizeof_gr_complex, samples),
+               blk, blocks.null_sink(gr.sizeof_gr_complex))
+    t0 = time.perf_counter()
+    tb.run()
+    return time.perf_counter() - t0
+
+
+def run(json_path=None, quick=False, lengths=(64, 1024), samples=None, repeat=None):
+    """Measure both blocks for each preamble length.
+
+    Args:
+        json_path: write the list as JSON there (None: do not write).
+        quick: short smoke run (2e6 samples, one run each; numbers not meaningful).
+        lengths: preamble lengths N.
+        samples: samples per run (default 4e7, quick 2e6).
+        repeat: interleaved runs per block (default 5, quick 1); best kept.
+
+    Returns:
+        list of dicts: block, msps, baseline, baseline_msps, ratio, plus
+        preamble_length, samples, repeat, target_ratio, met.
+    """
+    from gnuradio import digital
+
+    from gnuradio import cohere
+
+    samples = int(samples or (2_000_000 if quick else 40_000_000))
+    repeat = int(repeat or (1 if quick else 5))
+    noise = _noise()
+    rows = []
+    for n in lengths:
+        p = cohere.preambles.zadoff_chu(1 if n % 2 else 3, n)
+        makers = {
+            "preamble_detector_cc": lambda: cohere.preamble_detector_cc([p], 0.0, 1e6),
+            "digital.corr_est_cc": lambda: digital.corr_est_cc(p.tolist(), 1, 0, 0.9),
+        }
+        best = {k: float("inf") for k in makers}
+        for _ in range(repeat):
+            for name, make in makers.items():
+                best[name] = min(best[name], _time_block(make, samples, noise))
+        msps = samples / best["preamble_detector_cc"] / 1e6
+        base = samples / best["digital.corr_est_cc"] / 1e6
+        target = TARGETS.get(n)
+        row = {
+            "block": f"preamble_detector_cc N={n}",
+            "msps": round(msps, 2),
+            "baseline": f"digital.corr_est_cc N={n}",
+            "baseline_msps": round(base, 2),
+            "ratio": round(msps / base, 3),
+            "preamble_length": n,
+            "samples": samples,
+            "repeat": repeat,
+            "target_ratio": target,
+            "met": None if target is None else bool(msps / base >= target),
+        }
+        rows.append(row)
+        print(f"N={n:5d}: detector {msps:7.1f} Msps, corr_est_cc {base:7.1f} Msps, "
+              f"ratio {row['ratio']:.2f}" + ("" if target is None else
+                                            f" (target >= {target:g}: "
+                                            f"{'met' if row['met'] else 'NOT met'})"),
+              flush=True)
+    if json_path:
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w") as f:
+            json.dump(rows, f, indent=2)
+        print(f"wrote {os.path.abspath(json_path)}")
+    return rows
+
+
+def _default_json():
+    build = os.environ.get("COHERE_BUILD_DIR")
+    base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
+    return os.path.join(base, "bench", "bench_dsp_detector.json")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="bench_dsp_detector",
+                                description=__doc__.split("\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="short smoke run")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="JSON output (default: $COHERE_BUILD_DIR/results/bench/"
+                   "bench_dsp_detector.json or ./results/bench/...)")
+    p.add_argument("--samples", type=int, default=None, help="samples per run")
+    p.add_argument("--repeat", type=int, default=None, help="interleaved runs per block")
+    args = p.parse_args(argv)
+    run(args.json or _default_json(), quick=args.quick, samples=args.samples, repeat=args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
