@@ -8,13 +8,10 @@ PYTHONPATH, LD_LIBRARY_PATH and COHERE_BUILD_DIR). No timing is asserted.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+from cohere_testing import run_app
 
 SHOWCASE_NODE_KEYS = {
     "node", "ppm", "cfo_true_hz", "cfo_effective_hz", "cfo_measured_hz", "cfo_error_hz",
@@ -25,20 +22,6 @@ SHOWCASE_NODE_KEYS = {
 }
 
 
-def run_app(tmp_path, *args, timeout=600):
-    """Run `cohere <args>` in tmp_path; returns the CompletedProcess (exit code checked)."""
-    env = dict(os.environ)
-    env.setdefault("MPLBACKEND", "Agg")
-    # the app runs in tmp_path: relative PYTHONPATH entries would no longer resolve
-    if env.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.pathsep.join(
-            os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p)
-    proc = subprocess.run([PYTHON, "-m", "gnuradio.cohere.apps.cli", *args], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, (
-        f"cohere {' '.join(args)} exited with {proc.returncode}\n"
-        f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
-    return proc
 
 
 def run_showcase(tmp_path, name, *extra):

@@ -10,16 +10,13 @@ points, 1 symbol) unless a test says otherwise. Every Monte Carlo is seeded.
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from gnuradio.cohere.algorithms import pcp
 
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+from cohere_testing import run_app
 
 HIGH = (30.0, 30.0)
 LOW = (20.0, 10.0)
@@ -295,19 +292,6 @@ def test_monte_carlo_probability_matches_13():
 # the app
 # ----------------------------------------------------------------------------
 
-def run_app(tmp_path, *args, timeout=300):
-    """Run `cohere <args>` in tmp_path as a subprocess (exit code checked)."""
-    env = dict(os.environ)
-    env.setdefault("MPLBACKEND", "Agg")
-    if env.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.pathsep.join(
-            os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p)
-    proc = subprocess.run([PYTHON, "-m", "gnuradio.cohere.apps.cli", *args], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, (
-        f"cohere {' '.join(args)} exited with {proc.returncode}\n"
-        f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
-    return proc
 
 
 def test_app_default_run(tmp_path):

@@ -8,15 +8,11 @@ exist. No test here needs a radio.
 """
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 import yaml
+from cohere_testing import run_app
 
-from gnuradio import cohere
 from gnuradio.cohere.radio import RadioError, make_hub, open_radio
 from gnuradio.cohere.testbed_file import TestbedError as BadTestbed  # not collected by pytest
 from gnuradio.cohere.testbed_file import load_testbed
@@ -24,15 +20,8 @@ from gnuradio.cohere.testbed_file import load_testbed
 BASE = {"fc": 920e6, "fs": 5e6, "nodes": [{"id": 0, "radio": "sim"}]}
 
 
-def env():
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in e.get("PYTHONPATH", "").split(os.pathsep) if p)
-    return e
-
-
 def cli(*args, cwd):
-    return subprocess.run(["/usr/bin/python3", "-m", "gnuradio.cohere.apps.cli", *args],
-                          capture_output=True, text=True, env=env(), cwd=cwd, timeout=300)
+    return run_app(cwd, *args, timeout=300, check=False)
 
 
 @pytest.mark.parametrize("change,message", [

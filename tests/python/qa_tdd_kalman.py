@@ -10,9 +10,6 @@ paper's 1e4 frames.
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +17,8 @@ import pytest
 from gnuradio.cohere.algorithms import tdd_sync as T
 from gnuradio.cohere.algorithms.kalman import wrap
 
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+from cohere_testing import run_app
+
 SP = T.SystemParams()
 CONFIGS = [(5e-18, -15.0), (5e-18, -20.0), (1.58e-17, -15.0), (1.58e-17, -20.0)]
 PAPER_BEST_F = {5e-18: 2, 1.58e-17: 1}
@@ -258,17 +256,10 @@ def test_app_quick_writes_json(tmp_path):
     wrote its files, writes the JSON curves (a list of {"c_nu", "snr_ap_db",
     "method", "reading", "F", "se"} for both readings, 4 configs x 3 methods),
     the summary with the acceptance verdicts, and the Fig. 2 / Fig. 3 PNGs."""
-    env = dict(os.environ)
-    env.setdefault("MPLBACKEND", "Agg")
-    if env.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.pathsep.join(
-            os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p)
     out = tmp_path / "out"
     json_path = tmp_path / "curves.json"
-    proc = subprocess.run([PYTHON, "-m", "gnuradio.cohere.apps.cli", "reproduce", "tdd-kalman",
-                           "--quick", "--out-dir", str(out), "--json", str(json_path)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_app(tmp_path, "reproduce", "tdd-kalman", "--quick", "--out-dir", out,
+                   "--json", json_path, timeout=300)
     assert str(json_path) in proc.stdout
     with open(json_path) as f:
         curves = json.load(f)

@@ -30,6 +30,8 @@ import time
 
 import numpy as np
 
+from .common import positive_int, results_dir
+
 TARGET_NODES = 8
 TARGET_MSPS = 10.0
 
@@ -37,12 +39,6 @@ TARGET_MSPS = 10.0
 # ----------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------
-
-def _int(text):
-    value = int(float(text))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def rss_kib():
@@ -221,11 +217,6 @@ def long_run(num_nodes, samples, interval, args):
 # command line
 # ----------------------------------------------------------------------------
 
-def _default_out_dir():
-    build = os.environ.get("COHERE_BUILD_DIR")
-    base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
-    return os.path.join(base, "bench")
-
 
 def build_parser():
     p = argparse.ArgumentParser(
@@ -239,19 +230,19 @@ def build_parser():
         description=__doc__.split("\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     g = e.add_argument_group("throughput")
-    g.add_argument("--nodes", type=_int, nargs="+", default=[2, 8, 32], metavar="N",
+    g.add_argument("--nodes", type=positive_int, nargs="+", default=[2, 8, 32], metavar="N",
                    help="node counts (default: 2 8 32)")
-    g.add_argument("--samples", type=_int, default=None, metavar="S",
+    g.add_argument("--samples", type=positive_int, default=None, metavar="S",
                    help="samples per node and run (default: 2e7 / N, quick: 2e5 / N)")
-    g.add_argument("--repeat", type=_int, default=None,
+    g.add_argument("--repeat", type=positive_int, default=None,
                    help="runs per measurement, best reported (default 3, quick 1)")
-    g.add_argument("--copy-samples", type=_int, default=None,
+    g.add_argument("--copy-samples", type=positive_int, default=None,
                    help="samples through blocks.copy (default 1e8, quick 2e6)")
     m = e.add_argument_group("memory")
-    m.add_argument("--long-samples", type=_int, default=None,
+    m.add_argument("--long-samples", type=positive_int, default=None,
                    help="samples per node of the long run (default 1e8: 6-15 s for N = 2 "
                    "on a shared 2-core machine; quick 2e6)")
-    m.add_argument("--long-nodes", type=_int, default=2, help="nodes in the long run")
+    m.add_argument("--long-nodes", type=positive_int, default=2, help="nodes in the long run")
     m.add_argument("--rss-interval", type=float, default=None,
                    help="RSS sampling period in s (default 0.5, quick 0.05)")
     m.add_argument("--no-long", action="store_true", help="skip the memory check")
@@ -276,8 +267,8 @@ def build_parser():
                     "the GNU Radio block it replaces, in the same process; prints and writes a "
                     "list of {block, msps, baseline, baseline_msps, ratio}.")
     d.add_argument("--quick", action="store_true", help="short smoke run (numbers not meaningful)")
-    d.add_argument("--samples", type=_int, default=None, help="samples per run (default 5e7)")
-    d.add_argument("--repeat", type=_int, default=None, help="runs per block, best reported (default 3)")
+    d.add_argument("--samples", type=positive_int, default=None, help="samples per run (default 5e7)")
+    d.add_argument("--repeat", type=positive_int, default=None, help="runs per block, best reported (default 3)")
     d.add_argument("--json", default=None, metavar="FILE",
                    help="JSON results (default: <results>/bench/bench_dsp.json)")
     return p
@@ -285,8 +276,7 @@ def build_parser():
 
 def run_dsp_bench(args):
     from . import bench_dsp
-    path = args.json or os.path.join(os.environ.get("COHERE_BUILD_DIR", "."), "results", "bench",
-                                     "bench_dsp.json")
+    path = args.json or os.path.join(results_dir("bench"), "bench_dsp.json")
     rows = bench_dsp.run(path, quick=args.quick, samples=args.samples, repeat=args.repeat)
     try:  # the preamble detector's rows, where that block is built
         from . import bench_dsp_detector
@@ -307,7 +297,7 @@ def run_emulator_bench(args):
     copy_samples = args.copy_samples or (2_000_000 if quick else 100_000_000)
     long_samples = args.long_samples or (2_000_000 if quick else 100_000_000)
     interval = args.rss_interval or (0.05 if quick else 0.5)
-    json_path = args.json or os.path.join(_default_out_dir(), "bench_emulator.json")
+    json_path = args.json or os.path.join(results_dir("bench"), "bench_emulator.json")
     info = machine_info()
     print(f"cohere bench emulator: {info['nproc']} CPUs ({info['cpu_model']}), "
           f"GNU Radio {info['gnuradio']}, Python {info['python']}, "

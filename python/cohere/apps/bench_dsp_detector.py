@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from .common import results_dir
+
 TARGETS = {64: 1.0, 1024: 2.0}
 
 
@@ -112,9 +114,7 @@ def run(json_path=None, quick=False, lengths=(64, 1024), samples=None, repeat=No
 
 
 def _default_json():
-    build = os.environ.get("COHERE_BUILD_DIR")
-    base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
-    return os.path.join(base, "bench", "bench_dsp_detector.json")
+    return os.path.join(results_dir("bench"), "bench_dsp_detector.json")
 
 
 def main(argv=None):

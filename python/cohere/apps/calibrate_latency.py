@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 from ..radio import RadioError, make_hub, open_radio
+from .common import results_dir
 from ..testbed_file import TestbedError, load_testbed, store_latency
 
 ZC_LEN, ZC_ROOT = 251, 7
@@ -126,8 +127,7 @@ def run(args):
     print(f"node {node.id} ({radio.description}): L = {latency} samples "
           f"(mean {np.mean(lat):.3f}, spread {result['spread_samples']:.3f}, "
           f"std {result['std_samples']:.3f} over {len(good)}/{len(trials)} bursts)")
-    out = args.json or os.path.join(os.environ.get("COHERE_BUILD_DIR", "."), "results",
-                                    f"calibrate_latency_{node.id}.json")
+    out = args.json or os.path.join(results_dir(), f"calibrate_latency_{node.id}.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         json.dump(result, f, indent=2)

@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from gnuradio.cohere.algorithms import pcp
+from .common import positive_int, results_dir
 
 __all__ = ["add_arguments", "run", "main", "compute_items", "point"]
 
@@ -62,12 +63,6 @@ def _snr_name(snr):
 # command line
 # ----------------------------------------------------------------------------
 
-def _positive_int(text):
-    value = int(float(text))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
 
 def _nonneg_float(text):
     value = float(text)
@@ -90,13 +85,13 @@ def add_arguments(parser):
     """Add the options of `cohere reproduce pcp` to `parser`."""
     parser.formatter_class = _HelpFormatter
     g = parser.add_argument_group("Monte Carlo")
-    g.add_argument("--trials", type=_positive_int, default=DEFAULT_TRIALS,
+    g.add_argument("--trials", type=positive_int, default=DEFAULT_TRIALS,
                    help="Monte Carlo trials per configuration (accepts 4e4)")
     g.add_argument("--seed", type=int, default=1, help="seed of every random draw")
     p = parser.add_argument_group("single point (--point)")
     p.add_argument("--point", action="store_true",
                    help="evaluate one configuration instead of the 10 items")
-    p.add_argument("--K", type=_positive_int, default=5, help="number of nodes K")
+    p.add_argument("--K", type=positive_int, default=5, help="number of nodes K")
     p.add_argument("--m", type=int, default=0, help="OFDM symbol index m (>= 0)")
     p.add_argument("--snr-ue", type=float, default=30.0, metavar="DB",
                    help="SNR at the nodes, 1/sigma_UE^2 (dB)")
@@ -109,7 +104,7 @@ def add_arguments(parser):
                    "speed with --speed-model fixed (10) (m/s)")
     p.add_argument("--speed-model", choices=("rayleigh", "fixed"), default="rayleigh",
                    help="mobility model: Rayleigh speed (11) or fixed speed (10)")
-    p.add_argument("--node", type=_positive_int, default=1, metavar="k",
+    p.add_argument("--node", type=positive_int, default=1, metavar="k",
                    help="node index k in 1..K (k = 1 is the worst node)")
     p.add_argument("--order", choices=pcp.ORDERS, default="reversed",
                    help="feedback order of the schedule")
@@ -123,11 +118,6 @@ def add_arguments(parser):
     o.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     return parser
 
-
-def _default_out_dir():
-    build = os.environ.get("COHERE_BUILD_DIR")
-    base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
-    return os.path.join(base, "reproduce_pcp")
 
 
 def _rng(seed, tag):
@@ -577,7 +567,7 @@ def run_point(args):
     if args.m < 0:
         print(f"cohere reproduce pcp: --m must be >= 0, got {args.m}", file=sys.stderr)
         return 2
-    out_dir = args.out_dir or _default_out_dir()
+    out_dir = args.out_dir or results_dir("reproduce_pcp")
     json_path = args.json or os.path.join(out_dir, "reproduce_pcp_point.json")
     res = point(args.K, args.m, args.snr_ue, args.snr_bs, args.var_cfo, args.vbar, args.node,
                 args.trials, args.seed, args.speed_model, args.order)
@@ -594,7 +584,7 @@ def run_point(args):
 
 
 def run_default(args):
-    out_dir = args.out_dir or _default_out_dir()
+    out_dir = args.out_dir or results_dir("reproduce_pcp")
     os.makedirs(out_dir, exist_ok=True)
     json_path = args.json or os.path.join(out_dir, "reproduce_pcp.json")
     t0 = time.monotonic()

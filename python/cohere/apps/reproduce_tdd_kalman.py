@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from .common import positive_int, results_dir
+
 __all__ = ["add_arguments", "run", "main", "compute_curves", "acceptance", "PAPER_BEST_F"]
 
 # the paper's optimal F with the Kalman filter (Sec. V)
@@ -48,17 +50,6 @@ def _alg():
 # command line
 # ----------------------------------------------------------------------------
 
-def _int(text):
-    value = int(float(text))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _default_out_dir():
-    build = os.environ.get("COHERE_BUILD_DIR")
-    base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
-    return os.path.join(base, "tdd_kalman")
 
 
 def add_arguments(p):
@@ -72,10 +63,10 @@ def add_arguments(p):
                    help="LO phase-noise constants c_nu (s) (default: 5e-18 1.58e-17)")
     m.add_argument("--snr-ap", type=float, nargs="+", default=[-15.0, -20.0], metavar="DB",
                    help="SNR_AP = rho_AP beta_G (dB) (default: -15 -20)")
-    m.add_argument("--f-max", type=_int, default=10, help="largest frame length F (default: 10)")
-    m.add_argument("--N", type=_int, default=64, help="antennas per AP (default: 64)")
+    m.add_argument("--f-max", type=positive_int, default=10, help="largest frame length F (default: 10)")
+    m.add_argument("--N", type=positive_int, default=64, help="antennas per AP (default: 64)")
     s = p.add_argument_group("Monte Carlo")
-    s.add_argument("--frames", type=_int, default=None,
+    s.add_argument("--frames", type=positive_int, default=None,
                    help="realizations of consecutive frames for E[Delta] "
                    "(default: 10000, --quick: 2000; accepts 1e4)")
     s.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
@@ -302,7 +293,7 @@ def run(args):
     f_max = min(args.f_max, 4) if args.quick else args.f_max
     F_values = list(range(1, f_max + 1))
     readings = ["paper", "simple"] if args.reading == "both" else [args.reading]
-    out_dir = args.out_dir or _default_out_dir()
+    out_dir = args.out_dir or results_dir("tdd_kalman")
     os.makedirs(out_dir, exist_ok=True)
     json_path = args.json or os.path.join(out_dir, "tdd_kalman.json")
     if os.path.dirname(os.path.abspath(json_path)):

@@ -61,6 +61,8 @@ import time
 
 import numpy as np
 
+from .common import positive_int, results_dir
+
 __all__ = ["main", "crb_std_hz", "pn_cfo_std_hz", "pn_drift_rms_rad", "estimate",
            "zadoff_chu"]
 
@@ -195,17 +197,6 @@ def estimate(y, block, samp_rate, window):
 # command line
 # ----------------------------------------------------------------------------
 
-def _int(text):
-    value = int(float(text))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _default_out_dir():
-    build = os.environ.get("COHERE_BUILD_DIR")
-    base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
-    return os.path.join(base, "showcase")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -236,12 +227,12 @@ def build_parser():
     g.add_argument("--snr-db", type=float, default=20.0,
                    help="per-sample SNR at each receiver (dB)")
     s = p.add_argument_group("signal and estimator")
-    s.add_argument("--samples", type=_int, default=1_000_000,
+    s.add_argument("--samples", type=positive_int, default=1_000_000,
                    help="samples received per node (accepts 1e6)")
-    s.add_argument("--zc-len", type=_int, default=61,
+    s.add_argument("--zc-len", type=positive_int, default=61,
                    help="Zadoff-Chu block length L (odd); coarse CFO range is +-fs/(2L)")
-    s.add_argument("--zc-root", type=_int, default=25, help="Zadoff-Chu root (coprime with L)")
-    s.add_argument("--window", type=_int, default=1024,
+    s.add_argument("--zc-root", type=positive_int, default=25, help="Zadoff-Chu root (coprime with L)")
+    s.add_argument("--window", type=positive_int, default=1024,
                    help="phase-tracking window (samples) used to unwrap the phase")
     o = p.add_argument_group("output")
     o.add_argument("--out-dir", default=None,
@@ -479,7 +470,7 @@ def main(argv=None):
         print(f"cohere showcase: --samples must be >= 4 * max(--zc-len, --window)",
               file=sys.stderr)
         return 2
-    out_dir = args.out_dir or _default_out_dir()
+    out_dir = args.out_dir or results_dir("showcase")
     os.makedirs(out_dir, exist_ok=True)
     json_path = args.json or os.path.join(out_dir, "showcase.json")
     png_path = os.path.join(out_dir, "showcase.png")

@@ -1,0 +1,25 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Small helpers shared by the command-line applications."""
+
+import argparse
+import os
+
+
+def positive_int(text):
+    """argparse type: a positive integer, also written as 1e6."""
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def results_dir(*parts):
+    """Where an app writes by default: $COHERE_BUILD_DIR/results/... when run
+    through ./cohere, otherwise ./results/..."""
+    build = os.environ.get("COHERE_BUILD_DIR")
+    base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
+    return os.path.join(base, *parts)
