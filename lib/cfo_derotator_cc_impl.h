@@ -29,7 +29,7 @@ public:
     bool use_tags() const override { return d_use_tags; }
     double samp_rate() const override { return d_nco.samp_rate(); }
     uint64_t commands_applied() const override { return d_applied; }
-    uint64_t commands_dropped() const override { return d_dropped; }
+    uint64_t commands_dropped() const override { return d_drops.count(); }
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
@@ -52,8 +52,8 @@ private:
     kernels::timed_queue<command> d_commands;
     std::atomic<bool> d_use_tags;
     std::atomic<double> d_cfo_now, d_phase_next;
-    std::atomic<uint64_t> d_applied{ 0 }, d_dropped{ 0 };
-    log_limiter d_late_log;
+    std::atomic<uint64_t> d_applied{ 0 };
+    command_drops d_drops;
     std::vector<gr::tag_t> d_tags;
     const pmt::pmt_t d_cmd_port, d_sync_peak_key, d_cfo_applied_key, d_cfo_key, d_phase_key,
         d_time_key, d_index_key, d_id;

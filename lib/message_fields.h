@@ -10,11 +10,14 @@
 // Internal helpers shared by the actuator blocks (not installed): typed reads
 // of PMT dict fields that never throw, and a once-per-interval log limiter.
 
+#include <gnuradio/logger.h>
 #include <pmt/pmt.h>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <complex>
 #include <cstdint>
+#include <string>
 
 namespace gr {
 namespace cohere {
@@ -143,6 +146,38 @@ private:
     std::chrono::steady_clock::time_point d_last;
     bool d_logged = false;
     uint64_t d_suppressed = 0;
+};
+
+/*!
+ * Counts dropped control commands and logs why: malformed ones every time,
+ * repeated ones (late, queue full) at most once per second with the number
+ * suppressed meanwhile. Never throws, as message handlers must not.
+ */
+class command_drops
+{
+public:
+    void drop(const gr::logger_ptr& logger,
+              const std::string& reason,
+              const pmt::pmt_t& what,
+              bool rate_limited)
+    {
+        d_count++;
+        if (!rate_limited) {
+            logger->warn("cmd dropped: {}: {}", reason, pmt::write_string(what));
+            return;
+        }
+        uint64_t suppressed = 0;
+        if (d_limit.allow(suppressed))
+            logger->warn("cmd dropped: {}: {} ({} similar drops not logged in the last second)",
+                         reason,
+                         pmt::write_string(what),
+                         suppressed);
+    }
+    uint64_t count() const { return d_count; }
+
+private:
+    std::atomic<uint64_t> d_count{ 0 };
+    log_limiter d_limit;
 };
 
 } // namespace cohere

@@ -110,17 +110,7 @@ void phase_precoder_cc_impl::drop(const std::string& reason,
                                   const pmt::pmt_t& what,
                                   bool rate_limited)
 {
-    d_dropped++;
-    if (!rate_limited) {
-        d_logger->warn("cmd dropped: {}: {}", reason, pmt::write_string(what));
-        return;
-    }
-    uint64_t suppressed = 0;
-    if (d_late_log.allow(suppressed))
-        d_logger->warn("cmd dropped: {}: {} ({} similar drops not logged in the last second)",
-                       reason,
-                       pmt::write_string(what),
-                       suppressed);
+    d_drops.drop(d_logger, reason, what, rate_limited);
 }
 
 void phase_precoder_cc_impl::handle_cmd(const pmt::pmt_t& msg)

@@ -30,7 +30,7 @@ public:
         return gr_complex(d_gain_re_now.load(), d_gain_im_now.load());
     }
     uint64_t commands_applied() const override { return d_applied; }
-    uint64_t commands_dropped() const override { return d_dropped; }
+    uint64_t commands_dropped() const override { return d_drops.count(); }
 
     int work(int noutput_items,
              gr_vector_const_void_star& input_items,
@@ -58,8 +58,8 @@ private:
     gr_complex d_c; // gain exp(j phase), rounded once
     std::atomic<double> d_phase_now;
     std::atomic<float> d_gain_re_now, d_gain_im_now;
-    std::atomic<uint64_t> d_applied{ 0 }, d_dropped{ 0 };
-    log_limiter d_late_log;
+    std::atomic<uint64_t> d_applied{ 0 };
+    command_drops d_drops;
     const pmt::pmt_t d_cmd_port, d_phase_applied_key, d_phase_key, d_gain_key, d_time_key, d_id;
 };
 
