@@ -35,12 +35,7 @@ enum stream_label : uint64_t {
     S_RETUNE,
 };
 
-std::string num(double v)
-{
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%g", v);
-    return buf;
-}
+std::string num(double v) { return fmt::format("{:g}", v); }
 
 // Polyphase windowed-sinc table for the SFO interpolator: row p holds the
 // 2H weights for fractional position p / P (see kernels::windowed_sinc_taps).
