@@ -71,6 +71,23 @@ def preamble_train(rng, p, count, gap, snr_db, phases=None, lead=300):
     return x, starts, phases
 
 
+def fractional_train(rng, p, count, steps, gap=300):
+    """Unit-noise stream with `count` copies of preamble p at random starts,
+    each delayed by a random fraction k / steps of a sample (ideal band-limited
+    delay) and given a random phase; returns (x, true fractional starts)."""
+    n, m = len(p), 1024
+    grid = np.arange(steps) / steps
+    spec = np.fft.fft(p, m)
+    f = np.fft.fftfreq(m)
+    shapes = [np.fft.ifft(spec * np.exp(-2j * np.pi * f * (d + 100))) for d in grid]
+    starts = 400 + np.arange(count) * (n + gap) + rng.integers(0, gap // 2, count)
+    fracs = rng.integers(0, steps, count)
+    x = noise(rng, int(starts[-1] + n + 800), 1.0)
+    for s, k in zip(starts, fracs):
+        x[s - 100:s - 100 + m] += shapes[k] * np.exp(1j * rng.uniform(-np.pi, np.pi))
+    return x, starts + grid[fracs]
+
+
 def match(tags, starts, tol):
     """Map each true start to the tag whose index is within tol; returns
     (matched pairs (start, tag), unmatched starts, extra tags)."""
@@ -409,18 +426,8 @@ def test_timing_rmse_vs_crb_low_snr():
     std 2.6 % (0.11 dB)."""
     rng = np.random.default_rng(11)
     p = preambles.zadoff_chu(25, 256).astype(complex)
-    trials, n, gap = 3000, 256, 300
-    m = 1024
-    grid = np.arange(16) / 16
-    spec = np.fft.fft(p, m)
-    f = np.fft.fftfreq(m)
-    shapes = [np.fft.ifft(spec * np.exp(-2j * np.pi * f * (d + 100))) for d in grid]
-    starts = 400 + np.arange(trials) * (n + gap) + rng.integers(0, gap // 2, trials)
-    fracs = rng.integers(0, 16, trials)
-    x = noise(rng, int(starts[-1] + n + 800), 1.0)
-    for s, k in zip(starts, fracs):
-        x[s - 100:s - 100 + m] += shapes[k] * np.exp(1j * rng.uniform(-np.pi, np.pi))
-    truth = starts + grid[fracs]
+    trials = 3000
+    x, truth = fractional_train(rng, p, trials, 16)
     _, tags, _, _ = run_detector(x, [p], keep_output=False)
     pairs, missed, extra = match(tags, truth, 0.5)
     assert not missed and not extra
@@ -503,18 +510,8 @@ def test_detection_probability_0db():
     3 / 10000), so Pd >= 0.999 holds with margin."""
     rng = np.random.default_rng(12)
     p = preambles.zadoff_chu(25, 256).astype(complex)
-    trials, n, gap = 10000, 256, 300
-    m = 1024
-    grid = np.arange(8) / 8
-    spec = np.fft.fft(p, m)
-    f = np.fft.fftfreq(m)
-    shapes = [np.fft.ifft(spec * np.exp(-2j * np.pi * f * (d + 100))) for d in grid]
-    starts = 400 + np.arange(trials) * (n + gap) + rng.integers(0, gap // 2, trials)
-    fracs = rng.integers(0, 8, trials)
-    x = noise(rng, int(starts[-1] + n + 800), 1.0)
-    for s, k in zip(starts, fracs):
-        x[s - 100:s - 100 + m] += shapes[k] * np.exp(1j * rng.uniform(-np.pi, np.pi))
-    truth = starts + grid[fracs]
+    trials = 10000
+    x, truth = fractional_train(rng, p, trials, 8)
     _, tags, _, _ = run_detector(x, [p], keep_output=False)
     pairs, missed, extra = match(tags, truth, 0.5)
     pd = len(pairs) / trials
