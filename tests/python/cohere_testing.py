@@ -32,3 +32,27 @@ def run_app(cwd, *args, timeout=600, check=True):
             f"cohere {' '.join(map(str, args))} exited with {proc.returncode}\n"
             f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
     return proc
+
+
+def stream_through(block, x, tags=(), msgs=(), port="cmd", max_items=None):
+    """Stream x (with stream tags) through a 1-in/1-out block, posting msgs to
+    its message port before the run. Returns (output complex64 array, output
+    tags as {key: [(offset, value)]})."""
+    import numpy as np
+    import pmt
+    from gnuradio import blocks, gr
+
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False, 1, list(tags))
+    snk = blocks.vector_sink_c()
+    tb.connect(src, block, snk)
+    for m in msgs:
+        block.to_basic_block()._post(pmt.intern(port), m)
+    if max_items:
+        tb.run(max_items)
+    else:
+        tb.run()
+    out = {}
+    for t in snk.tags():
+        out.setdefault(pmt.symbol_to_string(t.key), []).append((t.offset, pmt.to_python(t.value)))
+    return np.array(snk.data(), np.complex64), out

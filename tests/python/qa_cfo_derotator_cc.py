@@ -19,6 +19,8 @@ import pytest
 from gnuradio import blocks, gr
 from gnuradio import cohere
 
+from cohere_testing import stream_through
+
 FS = 1e6
 PHASE_TOL = 3.5e-7
 
@@ -43,20 +45,7 @@ def cmd(**kw):
 def run(block, x, tags=(), msgs=(), max_items=None):
     """Stream x (with tags) through block, posting msgs to `cmd` before start.
     Returns (output array, output tags {key: [(offset, value)]})."""
-    tb = gr.top_block()
-    src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False, 1, list(tags))
-    snk = blocks.vector_sink_c()
-    tb.connect(src, block, snk)
-    for m in msgs:
-        block.to_basic_block()._post(pmt.intern("cmd"), m)
-    if max_items:
-        tb.run(max_items)
-    else:
-        tb.run()
-    out = {}
-    for t in snk.tags():
-        out.setdefault(pmt.symbol_to_string(t.key), []).append((t.offset, pmt.to_python(t.value)))
-    return np.array(snk.data(), np.complex64), out
+    return stream_through(block, x, tags=tags, msgs=msgs, max_items=max_items)
 
 
 def wrap(x):

@@ -13,8 +13,9 @@ import numpy as np
 import pmt
 import pytest
 
-from gnuradio import blocks, gr
 from gnuradio import cohere
+
+from cohere_testing import stream_through
 
 
 def cmd(**kw):
@@ -26,19 +27,10 @@ def cmd(**kw):
 
 
 def run(block, x, msgs=(), max_items=None):
-    tb = gr.top_block()
-    src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False)
-    snk = blocks.vector_sink_c()
-    tb.connect(src, block, snk)
-    for m in msgs:
-        block.to_basic_block()._post(pmt.intern("cmd"), m)
-    if max_items:
-        tb.run(max_items)
-    else:
-        tb.run()
-    tags = [(t.offset, pmt.to_python(t.value)) for t in snk.tags()
-            if pmt.symbol_to_string(t.key) == "phase_applied"]
-    return np.array(snk.data(), np.complex64), tags
+    """Stream x through block with msgs posted to `cmd`; returns (output,
+    [(offset, value)] of its phase_applied tags)."""
+    y, tags = stream_through(block, x, msgs=msgs, max_items=max_items)
+    return y, tags.get("phase_applied", [])
 
 
 def const(gain, phase):
