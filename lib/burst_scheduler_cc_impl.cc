@@ -81,6 +81,7 @@ burst_scheduler_cc_impl::burst_scheduler_cc_impl(double samp_rate,
       d_latency(latency),
       d_max_pending(max_pending),
       d_queue(max_pending >= 1 ? static_cast<size_t>(max_pending) : 1),
+      d_echo_preamble(echo_preamble),
       d_waiting_event(pmt::PMT_NIL),
       d_burst_port(pmt::intern("burst")),
       d_decision_port(pmt::intern("decision")),
@@ -102,6 +103,10 @@ burst_scheduler_cc_impl::burst_scheduler_cc_impl(double samp_rate,
       d_waveform_key(pmt::intern("waveform")),
       d_offset_key(pmt::intern("offset")),
       d_mode_key(pmt::intern("mode")),
+      d_amp_key(pmt::intern("amp")),
+      d_amp_scale_key(pmt::intern("amp_scale")),
+      d_once_key(pmt::intern("once")),
+      d_clear_key(pmt::intern("clear")),
       d_tx_index_key(pmt::intern("tx_index")),
       d_frontier_key(pmt::intern("frontier")),
       d_reason_key(pmt::intern("reason")),
@@ -117,8 +122,10 @@ burst_scheduler_cc_impl::burst_scheduler_cc_impl(double samp_rate,
     if (max_pending < 1)
         throw std::invalid_argument("burst_scheduler_cc: max_pending must be >= 1, got " +
                                     std::to_string(max_pending));
-    d_echo =
+    echo_entry initial =
         checked_echo(echo_waveform, echo_offset, echo_preamble, echo_phase_mode, echo_phase);
+    if (initial.waveform)
+        d_echoes.emplace(echo_preamble, std::move(initial));
 
     d_edges.reserve(2 * static_cast<size_t>(max_pending) + 2);
     d_decisions.reserve(static_cast<size_t>(max_pending));
@@ -134,29 +141,67 @@ burst_scheduler_cc_impl::burst_scheduler_cc_impl(double samp_rate,
     set_msg_handler(d_echo_port, [this](const pmt::pmt_t& m) { handle_echo(m); });
 }
 
-// ---------------------------------------------------------------- echo set-up
+// ---------------------------------------------------------------- echo table
 
-burst_scheduler_cc_impl::echo_config
+bool burst_scheduler_cc_impl::parse_mode(const std::string& name, phase_mode& mode)
+{
+    if (name == "plus")
+        mode = phase_mode::plus;
+    else if (name == "minus")
+        mode = phase_mode::minus;
+    else if (name == "fixed")
+        mode = phase_mode::fixed;
+    else
+        return false;
+    return true;
+}
+
+std::string burst_scheduler_cc_impl::mode_name(phase_mode mode)
+{
+    switch (mode) {
+    case phase_mode::plus:
+        return "plus";
+    case phase_mode::minus:
+        return "minus";
+    default:
+        return "fixed";
+    }
+}
+
+std::string burst_scheduler_cc_impl::echo_error(const echo_entry& e) const
+{
+    if (!std::isfinite(e.phase))
+        return "echo_phase must be finite, got " + std::to_string(e.phase);
+    if (e.time < 0) {
+        const int64_t min_offset = static_cast<int64_t>(d_lookahead) + d_latency;
+        if (e.waveform && e.offset < min_offset)
+            return "echo_offset must be >= lookahead + latency = " +
+                   std::to_string(min_offset) + " (the minimum turnaround), got " +
+                   std::to_string(e.offset);
+        if (e.offset > static_cast<int64_t>(max_time))
+            return "echo_offset must be <= 2^62, got " + std::to_string(e.offset);
+    } else if (e.time > static_cast<int64_t>(max_time)) {
+        return "`time` must be <= 2^62, got " + std::to_string(e.time);
+    }
+    if (!std::isfinite(e.gain.real()) || !std::isfinite(e.gain.imag()))
+        return "`gain` must be finite";
+    if (!(e.amp_scale >= 0) || !std::isfinite(e.amp_scale))
+        return "`amp_scale` must be finite and >= 0, got " + std::to_string(e.amp_scale);
+    return std::string();
+}
+
+burst_scheduler_cc_impl::echo_entry
 burst_scheduler_cc_impl::checked_echo(const std::vector<gr_complex>& waveform,
                                       int64_t offset,
                                       int64_t preamble,
                                       const std::string& mode,
                                       double phase) const
 {
-    echo_config c;
-    if (mode == "plus")
-        c.mode = phase_mode::plus;
-    else if (mode == "minus")
-        c.mode = phase_mode::minus;
-    else if (mode == "fixed")
-        c.mode = phase_mode::fixed;
-    else
+    echo_entry e;
+    if (!parse_mode(mode, e.mode))
         throw std::invalid_argument(
             "burst_scheduler_cc: echo_phase_mode must be 'plus', 'minus' or 'fixed', got '" +
             mode + "'");
-    if (!std::isfinite(phase))
-        throw std::invalid_argument("burst_scheduler_cc: echo_phase must be finite, got " +
-                                    std::to_string(phase));
     if (preamble < -1)
         throw std::invalid_argument(
             "burst_scheduler_cc: echo_preamble must be >= 0, or -1 for any, got " +
@@ -164,21 +209,14 @@ burst_scheduler_cc_impl::checked_echo(const std::vector<gr_complex>& waveform,
     if (!all_finite(waveform))
         throw std::invalid_argument(
             "burst_scheduler_cc: echo_waveform must contain finite values only");
-    const int64_t min_offset = static_cast<int64_t>(d_lookahead) + d_latency;
-    if (!waveform.empty() && offset < min_offset)
-        throw std::invalid_argument(
-            "burst_scheduler_cc: echo_offset must be >= lookahead + latency = " +
-            std::to_string(min_offset) + " (the minimum turnaround), got " +
-            std::to_string(offset));
-    if (offset > static_cast<int64_t>(max_time))
-        throw std::invalid_argument("burst_scheduler_cc: echo_offset must be <= 2^62, got " +
-                                    std::to_string(offset));
     if (!waveform.empty())
-        c.waveform = std::make_shared<const std::vector<gr_complex>>(waveform);
-    c.offset = offset;
-    c.preamble = preamble;
-    c.phase = phase;
-    return c;
+        e.waveform = std::make_shared<const std::vector<gr_complex>>(waveform);
+    e.offset = offset;
+    e.phase = phase;
+    const std::string error = echo_error(e);
+    if (!error.empty())
+        throw std::invalid_argument("burst_scheduler_cc: " + error);
+    return e;
 }
 
 void burst_scheduler_cc_impl::set_echo(const std::vector<gr_complex>& waveform,
@@ -187,46 +225,116 @@ void burst_scheduler_cc_impl::set_echo(const std::vector<gr_complex>& waveform,
                                        const std::string& phase_mode,
                                        double phase)
 {
-    echo_config c = checked_echo(waveform, offset, preamble, phase_mode, phase);
+    echo_entry e = checked_echo(waveform, offset, preamble, phase_mode, phase);
     std::lock_guard<std::mutex> lock(d_echo_mutex);
-    d_echo = std::move(c);
+    if (e.waveform)
+        d_echoes[preamble] = std::move(e);
+    else
+        d_echoes.erase(preamble);
+    d_echo_preamble = preamble;
 }
 
-std::vector<gr_complex> burst_scheduler_cc_impl::echo_waveform() const
+void burst_scheduler_cc_impl::clear_echo(int64_t preamble)
 {
     std::lock_guard<std::mutex> lock(d_echo_mutex);
-    return d_echo.waveform ? *d_echo.waveform : std::vector<gr_complex>();
+    d_echoes.erase(preamble);
 }
 
-int64_t burst_scheduler_cc_impl::echo_offset() const
+std::vector<int64_t> burst_scheduler_cc_impl::echo_preambles() const
+{
+    std::vector<int64_t> ids;
+    std::lock_guard<std::mutex> lock(d_echo_mutex);
+    ids.reserve(d_echoes.size());
+    for (const auto& kv : d_echoes)
+        ids.push_back(kv.first);
+    return ids;
+}
+
+burst_scheduler_cc_impl::echo_entry
+burst_scheduler_cc_impl::find_echo(int64_t preamble) const
+{
+    const auto it = d_echoes.find(preamble);
+    return it == d_echoes.end() ? echo_entry() : it->second;
+}
+
+burst_scheduler_cc_impl::echo_entry
+burst_scheduler_cc_impl::echo_of(int64_t preamble) const
 {
     std::lock_guard<std::mutex> lock(d_echo_mutex);
-    return d_echo.offset;
+    return find_echo(preamble);
 }
+
+burst_scheduler_cc_impl::echo_entry burst_scheduler_cc_impl::default_echo() const
+{
+    std::lock_guard<std::mutex> lock(d_echo_mutex);
+    return find_echo(d_echo_preamble);
+}
+
+namespace {
+std::vector<gr_complex> samples_of(const kernels::burst_queue::samples_ptr& w)
+{
+    return w ? *w : std::vector<gr_complex>();
+}
+} // namespace
 
 int64_t burst_scheduler_cc_impl::echo_preamble() const
 {
     std::lock_guard<std::mutex> lock(d_echo_mutex);
-    return d_echo.preamble;
+    return d_echo_preamble;
 }
 
-double burst_scheduler_cc_impl::echo_phase() const
+std::vector<gr_complex> burst_scheduler_cc_impl::echo_waveform() const
 {
-    std::lock_guard<std::mutex> lock(d_echo_mutex);
-    return d_echo.phase;
+    return samples_of(default_echo().waveform);
 }
+
+int64_t burst_scheduler_cc_impl::echo_offset() const { return default_echo().offset; }
 
 std::string burst_scheduler_cc_impl::echo_phase_mode() const
 {
-    std::lock_guard<std::mutex> lock(d_echo_mutex);
-    switch (d_echo.mode) {
-    case phase_mode::plus:
-        return "plus";
-    case phase_mode::minus:
-        return "minus";
-    default:
-        return "fixed";
-    }
+    return mode_name(default_echo().mode);
+}
+
+double burst_scheduler_cc_impl::echo_phase() const { return default_echo().phase; }
+
+std::vector<gr_complex> burst_scheduler_cc_impl::echo_waveform(int64_t preamble) const
+{
+    return samples_of(echo_of(preamble).waveform);
+}
+
+int64_t burst_scheduler_cc_impl::echo_offset(int64_t preamble) const
+{
+    return echo_of(preamble).offset;
+}
+
+int64_t burst_scheduler_cc_impl::echo_time(int64_t preamble) const
+{
+    return echo_of(preamble).time;
+}
+
+std::string burst_scheduler_cc_impl::echo_phase_mode(int64_t preamble) const
+{
+    return mode_name(echo_of(preamble).mode);
+}
+
+double burst_scheduler_cc_impl::echo_phase(int64_t preamble) const
+{
+    return echo_of(preamble).phase;
+}
+
+gr_complexd burst_scheduler_cc_impl::echo_gain(int64_t preamble) const
+{
+    return echo_of(preamble).gain;
+}
+
+double burst_scheduler_cc_impl::echo_amp_scale(int64_t preamble) const
+{
+    return echo_of(preamble).amp_scale;
+}
+
+bool burst_scheduler_cc_impl::echo_once(int64_t preamble) const
+{
+    return echo_of(preamble).once;
 }
 
 void burst_scheduler_cc_impl::set_tx_time_offset(uint64_t full_secs, double frac_secs)
@@ -422,73 +530,183 @@ void burst_scheduler_cc_impl::handle_echo(const pmt::pmt_t& msg)
 {
     if (!is_proper_dict(msg))
         return warn_malformed("echo message is not a dict", msg);
-    std::vector<gr_complex> waveform = echo_waveform();
-    int64_t offset = echo_offset();
-    int64_t preamble = echo_preamble();
-    std::string mode = echo_phase_mode();
-    double phase = echo_phase();
+    int64_t preamble = -1;
+    const field fpre = get_integer(msg, d_preamble_key, preamble);
+    if (fpre == field::bad || (fpre == field::ok && preamble < -1))
+        return warn_malformed("echo message: `preamble` must be an integer >= -1", msg);
+
+    if (pmt::dict_has_key(msg, d_clear_key)) {
+        size_t removed = 0;
+        {
+            std::lock_guard<std::mutex> lock(d_echo_mutex);
+            if (fpre == field::absent)
+                preamble = d_echo_preamble;
+            removed = d_echoes.erase(preamble);
+        }
+        d_debug_logger->debug("echo message: entry of preamble {} {}",
+                              preamble,
+                              removed ? "removed" : "did not exist");
+        return;
+    }
+
+    // Every field present is checked before the table is touched.
     const pmt::pmt_t w = pmt::dict_ref(msg, d_waveform_key, pmt::PMT_NIL);
-    if (!pmt::is_null(w)) {
+    const bool has_waveform = !pmt::is_null(w);
+    samples_ptr waveform; // stays null for an empty waveform (removes the entry)
+    if (has_waveform) {
         if (!pmt::is_c32vector(w))
             return warn_malformed("echo message: `waveform` must be a c32vector", msg);
-        waveform = pmt::c32vector_elements(w);
+        std::vector<gr_complex> x = pmt::c32vector_elements(w);
+        if (!all_finite(x))
+            return warn_malformed("echo message: `waveform` must be finite", msg);
+        if (!x.empty())
+            waveform = std::make_shared<const std::vector<gr_complex>>(std::move(x));
     }
-    if (get_integer(msg, d_offset_key, offset) == field::bad)
+    int64_t offset = 0;
+    const field foffset = get_integer(msg, d_offset_key, offset);
+    if (foffset == field::bad)
         return warn_malformed("echo message: `offset` must be an integer", msg);
-    if (get_integer(msg, d_preamble_key, preamble) == field::bad)
-        return warn_malformed("echo message: `preamble` must be an integer", msg);
-    if (get_real(msg, d_phase_key, phase) == field::bad)
+    uint64_t time = 0;
+    const field ftime = get_index(msg, d_time_key, time);
+    if (ftime == field::bad)
+        return warn_malformed(
+            "echo message: `time` must be a non-negative integer sample index", msg);
+    if (foffset == field::ok && ftime == field::ok)
+        return warn_malformed("echo message: `offset` (relative) and `time` (absolute) "
+                              "exclude each other",
+                              msg);
+    if (ftime == field::ok && time > max_time)
+        return warn_malformed("echo message: `time` out of range (> 2^62)", msg);
+    double phase = 0.0;
+    const field fphase = get_real(msg, d_phase_key, phase);
+    if (fphase == field::bad)
         return warn_malformed("echo message: `phase` must be a finite real number", msg);
+    phase_mode mode = phase_mode::plus;
     const pmt::pmt_t m = pmt::dict_ref(msg, d_mode_key, pmt::PMT_NIL);
-    if (!pmt::is_null(m)) {
-        if (!pmt::is_symbol(m))
-            return warn_malformed("echo message: `mode` must be plus, minus or fixed", msg);
-        mode = pmt::symbol_to_string(m);
+    const bool has_mode = !pmt::is_null(m);
+    if (has_mode && (!pmt::is_symbol(m) || !parse_mode(pmt::symbol_to_string(m), mode)))
+        return warn_malformed(
+            "echo message: `mode` (echo_phase_mode) must be plus, minus or fixed", msg);
+    gr_complexd gain(1.0, 0.0);
+    bool real_gain = true;
+    const field fgain = get_number(msg, d_gain_key, gain, real_gain);
+    if (fgain == field::bad)
+        return warn_malformed(
+            "echo message: `gain` must be a finite real or complex number", msg);
+    double amp_scale = 0.0;
+    const field fscale = get_real(msg, d_amp_scale_key, amp_scale);
+    if (fscale == field::bad || amp_scale < 0)
+        return warn_malformed(
+            "echo message: `amp_scale` must be a finite real number >= 0", msg);
+    const pmt::pmt_t once = pmt::dict_ref(msg, d_once_key, pmt::PMT_NIL);
+    const bool has_once = !pmt::is_null(once);
+    if (has_once && !pmt::is_bool(once))
+        return warn_malformed("echo message: `once` must be a bool", msg);
+
+    std::string error;
+    {
+        std::lock_guard<std::mutex> lock(d_echo_mutex);
+        if (fpre == field::absent)
+            preamble = d_echo_preamble;
+        echo_entry e = find_echo(preamble);
+        if (has_waveform)
+            e.waveform = waveform;
+        if (foffset == field::ok) {
+            e.offset = offset;
+            e.time = -1;
+        }
+        if (ftime == field::ok) {
+            e.time = static_cast<int64_t>(time);
+            e.offset = 0;
+        }
+        if (has_mode)
+            e.mode = mode;
+        if (fphase == field::ok)
+            e.phase = phase;
+        if (fgain == field::ok)
+            e.gain = gain;
+        if (fscale == field::ok)
+            e.amp_scale = amp_scale;
+        if (has_once)
+            e.once = pmt::to_bool(once);
+        if (has_waveform && !waveform) {
+            d_echoes.erase(preamble); // an empty waveform removes the entry
+        } else if (!e.waveform) {
+            error = "no entry for this preamble and no `waveform`";
+        } else {
+            error = echo_error(e);
+            if (error.empty())
+                d_echoes[preamble] = std::move(e);
+        }
     }
-    try {
-        set_echo(waveform, offset, preamble, mode, phase);
-    } catch (const std::invalid_argument& e) {
-        warn_malformed(std::string("echo message: ") + e.what(), msg);
-    }
+    if (!error.empty())
+        warn_malformed(
+            "echo message for preamble " + std::to_string(preamble) + ": " + error, msg);
 }
 
 // --------------------------------------------------------------------- tags
 
 void burst_scheduler_cc_impl::handle_peak(const gr::tag_t& tag)
 {
-    echo_config echo;
+    // The tag's fields are read before the table is locked; which of them
+    // are needed depends on the entry it triggers.
+    const bool dict = is_proper_dict(tag.value);
+    int64_t preamble = -1;
+    double index = 0, phase = 0, amp = 0;
+    const bool has_preamble =
+        dict && get_integer(tag.value, d_preamble_key, preamble) == field::ok;
+    const bool index_ok = dict && get_real(tag.value, d_index_key, index) == field::ok &&
+                          index >= 0 && index <= static_cast<double>(max_time);
+    const bool phase_ok = dict && get_real(tag.value, d_phase_key, phase) == field::ok;
+    const bool amp_ok = dict && get_real(tag.value, d_amp_key, amp) == field::ok;
+
+    const char* problem = nullptr;
+    burst_spec b{ 0, nullptr, gr_complex(1.0f, 0.0f) };
     {
         std::lock_guard<std::mutex> lock(d_echo_mutex);
-        if (!d_echo.waveform)
+        if (d_echoes.empty())
             return;
-        echo = d_echo; // shares the waveform: no copy of the samples
+        if (!dict) {
+            problem = " is not a dict";
+        } else {
+            auto it = has_preamble ? d_echoes.find(preamble) : d_echoes.end();
+            if (it == d_echoes.end())
+                it = d_echoes.find(-1);
+            if (it == d_echoes.end())
+                return; // no entry for this preamble
+            const echo_entry& e = it->second;
+            if (!index_ok) {
+                problem = ": `index` must be a finite non-negative number";
+            } else if (e.mode != phase_mode::fixed && !phase_ok) {
+                problem = ": `phase` must be a finite number (echo mode plus or minus)";
+            } else if (e.amp_scale > 0 && !amp_ok) {
+                problem = ": `amp` must be a finite number (echo with amp_scale > 0)";
+            } else {
+                const double rot = e.mode == phase_mode::plus    ? phase
+                                   : e.mode == phase_mode::minus ? -phase
+                                                                 : e.phase;
+                gr_complexd g = e.gain * std::polar(1.0, rot);
+                if (e.amp_scale > 0)
+                    g *= e.amp_scale * amp;
+                b.gain = gr_complex(static_cast<float>(g.real()),
+                                    static_cast<float>(g.imag()));
+                if (!std::isfinite(b.gain.real()) || !std::isfinite(b.gain.imag())) {
+                    problem = ": the echo's gain times amp_scale * `amp` overflows";
+                } else {
+                    // index, offset and time are <= 2^62: the sum cannot overflow
+                    b.time = e.time >= 0 ? static_cast<uint64_t>(e.time)
+                                         : static_cast<uint64_t>(std::llround(index)) +
+                                               static_cast<uint64_t>(e.offset);
+                    b.samples = e.waveform; // shared: no copy of the samples
+                    if (e.once)
+                        d_echoes.erase(it);
+                }
+            }
+        }
     }
-    if (!is_proper_dict(tag.value))
-        return warn_malformed("sync_peak tag at " + std::to_string(tag.offset) +
-                                  " is not a dict",
+    if (problem)
+        return warn_malformed("sync_peak tag at " + std::to_string(tag.offset) + problem,
                               tag.value);
-    int64_t preamble = -1;
-    const field fpre = get_integer(tag.value, d_preamble_key, preamble);
-    if (echo.preamble >= 0 && (fpre != field::ok || preamble != echo.preamble))
-        return; // another preamble: not ours
-    double index = 0, phase = 0;
-    if (get_real(tag.value, d_index_key, index) != field::ok || index < 0 ||
-        index > static_cast<double>(max_time))
-        return warn_malformed("sync_peak tag at " + std::to_string(tag.offset) +
-                                  ": `index` must be a finite non-negative number",
-                              tag.value);
-    const field fp = get_real(tag.value, d_phase_key, phase);
-    if (echo.mode != phase_mode::fixed && fp != field::ok)
-        return warn_malformed("sync_peak tag at " + std::to_string(tag.offset) +
-                                  ": `phase` must be a finite number for an echo in mode plus "
-                                  "or minus",
-                              tag.value);
-    const double rot = echo.mode == phase_mode::plus    ? phase
-                       : echo.mode == phase_mode::minus ? -phase
-                                                        : echo.phase;
-    const int64_t t = std::llround(index) + echo.offset;
-    const gr_complex gain(static_cast<float>(std::cos(rot)), static_cast<float>(std::sin(rot)));
-    burst_spec b{ static_cast<uint64_t>(std::max<int64_t>(t, 0)), echo.waveform, gain };
     schedule(b, d_from_echo);
 }
 

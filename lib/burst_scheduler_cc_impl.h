@@ -11,6 +11,7 @@
 #include "message_fields.h"
 #include <gnuradio/cohere/burst_scheduler_cc.h>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -35,11 +36,21 @@ public:
                   int64_t preamble,
                   const std::string& phase_mode,
                   double phase) override;
+    void clear_echo(int64_t preamble) override;
+    std::vector<int64_t> echo_preambles() const override;
+    int64_t echo_preamble() const override;
     std::vector<gr_complex> echo_waveform() const override;
     int64_t echo_offset() const override;
-    int64_t echo_preamble() const override;
     std::string echo_phase_mode() const override;
     double echo_phase() const override;
+    std::vector<gr_complex> echo_waveform(int64_t preamble) const override;
+    int64_t echo_offset(int64_t preamble) const override;
+    int64_t echo_time(int64_t preamble) const override;
+    std::string echo_phase_mode(int64_t preamble) const override;
+    double echo_phase(int64_t preamble) const override;
+    gr_complexd echo_gain(int64_t preamble) const override;
+    double echo_amp_scale(int64_t preamble) const override;
+    bool echo_once(int64_t preamble) const override;
     void set_tx_time_offset(uint64_t full_secs, double frac_secs) override;
 
     double samp_rate() const override { return d_fs; }
@@ -72,19 +83,33 @@ private:
         bool has_burst;
         burst_spec burst;
     };
-    struct echo_config {
-        samples_ptr waveform; // null: no echo
-        int64_t offset;
-        int64_t preamble;
-        phase_mode mode;
-        double phase;
+    //! One entry of the echo table (see the header); defaults = a new entry.
+    struct echo_entry {
+        samples_ptr waveform;       // non-empty for entries in the table
+        int64_t offset = 0;         // relative mode: T = round(index) + offset
+        int64_t time = -1;          // absolute mode (>= 0): T = time
+        phase_mode mode = phase_mode::plus;
+        double phase = 0.0;         // rotation in mode fixed
+        gr_complexd gain{ 1.0, 0.0 };
+        double amp_scale = 0.0;     // > 0: also times amp_scale * the tag's amp
+        bool once = false;          // removed when triggered
     };
+    typedef std::map<int64_t, echo_entry> echo_table;
 
-    echo_config checked_echo(const std::vector<gr_complex>& waveform,
-                             int64_t offset,
-                             int64_t preamble,
-                             const std::string& mode,
-                             double phase) const;
+    //! The entry built from set_echo()'s arguments (null waveform when empty).
+    echo_entry checked_echo(const std::vector<gr_complex>& waveform,
+                            int64_t offset,
+                            int64_t preamble,
+                            const std::string& mode,
+                            double phase) const;
+    //! Why an entry is invalid ("" when valid), naming set_echo()'s arguments.
+    std::string echo_error(const echo_entry& e) const;
+    //! The entry of \p preamble or a new entry's defaults (caller holds d_echo_mutex).
+    echo_entry find_echo(int64_t preamble) const;
+    echo_entry echo_of(int64_t preamble) const; // locks
+    echo_entry default_echo() const;           // locks; the entry of d_echo_preamble
+    static bool parse_mode(const std::string& name, phase_mode& mode);
+    static std::string mode_name(phase_mode mode);
     bool parse_burst(const pmt::pmt_t& pdu, burst_spec& out, std::string& error) const;
     //! A name for logs with its symbol interned once, for messages.
     struct label {
@@ -112,8 +137,11 @@ private:
     std::vector<decision> d_decisions; // early decisions, arrival order
     std::vector<gr::tag_t> d_tags;
 
-    mutable std::mutex d_echo_mutex; // guards d_echo (setters and getters from any thread)
-    echo_config d_echo;
+    // guards d_echoes and d_echo_preamble (setters and getters from any thread);
+    // never held while logging or scheduling
+    mutable std::mutex d_echo_mutex;
+    echo_table d_echoes;
+    int64_t d_echo_preamble; // the default entry (constructor, last set_echo())
     uint64_t d_time_secs = 0;
     double d_time_frac = 0.0;
 
@@ -133,7 +161,8 @@ private:
     const pmt::pmt_t d_sync_peak_key, d_pending_key, d_sob_key, d_eob_key, d_tx_time_key;
     const pmt::pmt_t d_time_key, d_phase_key, d_gain_key, d_index_key, d_preamble_key,
         d_event_key, d_burst_key, d_none_key, d_waveform_key, d_offset_key, d_mode_key,
-        d_tx_index_key, d_frontier_key, d_reason_key, d_source_key, d_id;
+        d_amp_key, d_amp_scale_key, d_once_key, d_clear_key, d_tx_index_key, d_frontier_key,
+        d_reason_key, d_source_key, d_id;
 };
 
 } // namespace cohere

@@ -38,8 +38,9 @@ namespace cohere {
  *   `response_pending` tag at n): T >= n + D + L. D + L is the minimum
  *   turnaround; an echo at `round(index) + echo_offset` detected by a tag at
  *   RX index m needs echo_offset >= D + L + (m - round(index)), the last term
- *   being the detector's delay. The constructor and set_echo() refuse
- *   echo_offset < D + L (every echo would be late).
+ *   being the detector's delay. The constructor, set_echo() and the `echo`
+ *   message refuse a relative offset < D + L (every echo would be late); an
+ *   absolute echo time is checked when a tag triggers it.
  * - asynchronous (`burst` port): T - L >= the first TX index not yet produced
  *   when the message is handled, which is at most D + (RX samples read)
  *   ahead. Whether such a burst is late depends on thread timing: for
@@ -62,10 +63,35 @@ namespace cohere {
  *   either `burst` (a PDU as above) or `none` (any value). Decisions may
  *   arrive before their tag; at most \p max_pending are kept. A decision whose
  *   burst is malformed counts as `none` (logged).
- * - `echo`: dict with any of `waveform` (c32vector), `offset` (long),
- *   `preamble` (long, -1 = any), `mode` (symbol or string: plus, minus,
- *   fixed), `phase` (double): merged into the echo configuration (see
- *   set_echo(); an invalid result is logged and dropped).
+ * - `echo`: dict that edits one entry of the echo table: `preamble` (long,
+ *   >= -1) selects it (default: echo_preamble(), the entry of the constructor
+ *   or of the last set_echo()); `clear` (any value) removes it, all other
+ *   fields ignored. Otherwise the fields present are merged into the entry
+ *   (a new entry starts from no waveform, relative mode with offset 0, mode
+ *   plus, phase 0, gain 1, amp_scale 0, once false): `waveform` (c32vector,
+ *   finite; empty removes the entry), `offset` (long: relative mode),
+ *   `time` (uint64 <= 2^62, on-air RX time T: absolute mode), `mode`
+ *   (symbol: plus, minus, fixed), `phase` (double, rad, for fixed), `gain`
+ *   (real or complex, finite), `amp_scale` (real, finite, >= 0), `once`
+ *   (bool). A message with both `offset` and `time`, a field of the wrong
+ *   type, or a merged entry that is invalid (no waveform, offset below
+ *   lookahead + latency, ...) is logged and dropped without changing
+ *   anything.
+ *
+ * <b>Echo table</b> (no Python in the loop). Entries are keyed by preamble
+ * id; entry -1 serves every preamble without an entry of its own. An entry
+ * holds a waveform w (non-empty), a timing (relative: T = round(index) +
+ * offset, offset >= lookahead + latency; absolute: T = time), a rotation
+ * mode (plus: rot = tag phase, minus: rot = -tag phase, fixed: rot = phase),
+ * a gain g, amp_scale a >= 0 and a once flag. A `sync_peak` tag that
+ * triggers the entry schedules the burst
+ *   w * g * (a * tag amp, when a > 0) * exp(j rot)   at on-air time T,
+ * the factor computed in double and rounded to complex float once; the
+ * samples of w are shared, not copied. An absolute time that is no longer
+ * feasible when the tag arrives makes the burst late (see <b>Bursts</b>;
+ * `source` "echo"). A once entry is removed when a tag triggers it, whether
+ * its burst was scheduled or late (not by a malformed tag). Changes (setters,
+ * messages) apply to the `sync_peak` tags processed after them.
  *
  * Message port (out): `late`, a dict per dropped burst: `time` (uint64, T),
  * `tx_index` (long, T - L), `frontier` (uint64, first TX index still
@@ -74,11 +100,13 @@ namespace cohere {
  *
  * Stream tags consumed (RX):
  * - `sync_peak`: dict with `index` (double, fractional RX index of the peak),
- *   `phase` (double, rad), `preamble` (long). When an echo waveform is
- *   configured and the preamble matches, the waveform is scheduled at
- *   T = round(index) + echo_offset, rotated by exp(j phase) (mode plus),
- *   exp(-j phase) (minus) or exp(j echo_phase) (fixed). Malformed tags are
- *   logged and ignored.
+ *   `phase` (double, rad), `preamble` (long), `amp` (double; needed only by
+ *   echo entries with amp_scale > 0). The tag triggers the echo table entry
+ *   of its preamble, or entry -1 when its preamble has none (or the tag has
+ *   no `preamble`); see <b>Echo table</b>. Malformed tags (not a dict, no
+ *   finite non-negative `index`, no finite `phase` for an entry in mode plus
+ *   or minus, no finite `amp` for an entry with amp_scale > 0) are logged and
+ *   trigger nothing; when the table is empty the tags are not looked at.
  * - `response_pending`: dict with `event` (any PMT, compared with
  *   pmt::equal). The block stops at that RX index (having produced TX up to
  *   n + D - 1) until the decision for that event has arrived on `decision`,
@@ -98,10 +126,12 @@ namespace cohere {
  * \param lookahead D >= 1
  * \param latency L >= 0 (the radio's TX-to-RX latency in samples)
  * \param max_pending >= 1: pending bursts, and stored early decisions
- * \param echo_waveform the echo's samples (empty: no echo); finite values
+ * \param echo_waveform the samples of the initial echo table entry (empty:
+ *        the table starts empty); finite values
  * \param echo_offset samples from round(index) to the echo's on-air time;
  *        >= lookahead + latency when echo_waveform is not empty
- * \param echo_preamble preamble id that triggers the echo (-1: any)
+ * \param echo_preamble preamble id of that entry (-1: any preamble without
+ *        an entry of its own); also the initial echo_preamble()
  * \param echo_phase_mode "plus", "minus" or "fixed"
  * \param echo_phase rotation (rad) in mode fixed; finite
  *
@@ -124,19 +154,50 @@ public:
                      double echo_phase = 0.0);
 
     /*!
-     * \brief Replace the echo configuration (applies to `sync_peak` tags not yet processed).
-     * \throws std::invalid_argument for the same conditions as the constructor.
+     * \brief Replace the echo table entry of \p preamble (or remove it when
+     *        \p waveform is empty) and make \p preamble the default entry.
+     *
+     * The new entry is in relative mode with gain 1, amp_scale 0 and once
+     * false (the other fields are set with the `echo` message). After the
+     * call, echo_preamble() returns \p preamble: the getters without an
+     * argument and `echo` messages without `preamble` refer to this entry.
+     * \throws std::invalid_argument for the same conditions as the
+     *         constructor; nothing changes then.
      */
     virtual void set_echo(const std::vector<gr_complex>& waveform,
                           int64_t offset,
                           int64_t preamble = -1,
                           const std::string& phase_mode = "plus",
                           double phase = 0.0) = 0;
+    //! Remove the entry of \p preamble (no effect when there is none).
+    virtual void clear_echo(int64_t preamble) = 0;
+    //! The preamble ids that have an entry, ascending (-1 first when present).
+    virtual std::vector<int64_t> echo_preambles() const = 0;
+
+    //! The default entry's preamble id: echo_preamble at construction, then
+    //! the \p preamble of the last set_echo() call.
+    virtual int64_t echo_preamble() const = 0;
+    //! The default entry's fields (as the overloads below for echo_preamble()).
     virtual std::vector<gr_complex> echo_waveform() const = 0;
     virtual int64_t echo_offset() const = 0;
-    virtual int64_t echo_preamble() const = 0;
     virtual std::string echo_phase_mode() const = 0;
     virtual double echo_phase() const = 0;
+
+    //! \name Fields of the entry of \p preamble
+    //! Without such an entry they return the defaults of a new entry (an
+    //! empty waveform, offset 0, time -1, "plus", 0, 1, 0, false).
+    //! @{
+    virtual std::vector<gr_complex> echo_waveform(int64_t preamble) const = 0;
+    //! Relative mode: samples from round(index) to the on-air time (0 in absolute mode).
+    virtual int64_t echo_offset(int64_t preamble) const = 0;
+    //! Absolute mode: the on-air RX time T; -1 in relative mode.
+    virtual int64_t echo_time(int64_t preamble) const = 0;
+    virtual std::string echo_phase_mode(int64_t preamble) const = 0;
+    virtual double echo_phase(int64_t preamble) const = 0;
+    virtual gr_complexd echo_gain(int64_t preamble) const = 0;
+    virtual double echo_amp_scale(int64_t preamble) const = 0;
+    virtual bool echo_once(int64_t preamble) const = 0;
+    //! @}
 
     //! tx_time of TX index k is offset + k / samp_rate (default (0, 0.0)).
     virtual void set_tx_time_offset(uint64_t full_secs, double frac_secs) = 0;

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(burst_scheduler_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(2af5005540165df5f87b37840610495c) */
+/* BINDTOOL_HEADER_FILE_HASH(8478bfbf690cca792fd59da99e7805e4) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
@@ -36,20 +36,24 @@ reason, source) and logged at most once per second.
 
 Ports (in): `burst` PDU (meta: time = T, optional phase, gain; c32vector),
 `decision` dict (event, burst PDU or none) for `response_pending` tags (the
-block stalls at the tag until its decision arrives), `echo` dict (waveform,
-offset, preamble, mode, phase). Tags consumed: `sync_peak` (echo trigger:
-T = round(index) + echo_offset, rotated by +phase, -phase or echo_phase),
-`response_pending`. Tags produced: tx_sob + tx_time on the first, tx_eob on
-the last sample of every transmitted segment.
+block stalls at the tag until its decision arrives), `echo` dict editing one
+echo table entry (preamble, clear, waveform, offset or time, mode, phase,
+gain, amp_scale, once). Tags consumed: `sync_peak` (triggers the echo entry
+of its preamble, else entry -1: waveform * gain * (amp_scale * amp when
+amp_scale > 0) * exp(j rot) at T = round(index) + offset or T = time, rot =
++phase, -phase or the fixed phase; once entries are removed when
+triggered), `response_pending`. Tags produced: tx_sob + tx_time on the
+first, tx_eob on the last sample of every transmitted segment.
 
 Args:
     samp_rate: sample rate in Hz (> 0), for tx_time
     lookahead: D >= 1
     latency: L >= 0, radio latency in samples
     max_pending: pending bursts (and early decisions), >= 1
-    echo_waveform: stored echo samples (empty: no echo)
+    echo_waveform: samples of the initial echo entry (empty: no entry)
     echo_offset: on-air time of the echo after round(index); >= D + L
-    echo_preamble: preamble id triggering the echo (-1: any)
+    echo_preamble: preamble id of that entry (-1: any preamble without its
+        own entry); the default entry (echo_preamble())
     echo_phase_mode: 'plus', 'minus' or 'fixed'
     echo_phase: rotation in mode 'fixed' (rad)
 )doc")
@@ -69,12 +73,41 @@ Args:
              py::arg("preamble") = -1,
              py::arg("phase_mode") = "plus",
              py::arg("phase") = 0.0,
-             "Replace the echo configuration (ValueError like the constructor).")
-        .def("echo_waveform", &burst_scheduler_cc::echo_waveform)
-        .def("echo_offset", &burst_scheduler_cc::echo_offset)
-        .def("echo_preamble", &burst_scheduler_cc::echo_preamble)
-        .def("echo_phase_mode", &burst_scheduler_cc::echo_phase_mode)
-        .def("echo_phase", &burst_scheduler_cc::echo_phase)
+             "Replace the echo entry of `preamble` (an empty waveform removes it) and "
+             "make it the default entry; gain 1, amp_scale 0, once False (ValueError "
+             "like the constructor).")
+        .def("clear_echo", &burst_scheduler_cc::clear_echo, py::arg("preamble"),
+             "Remove the echo entry of `preamble` (if any).")
+        .def("echo_preambles", &burst_scheduler_cc::echo_preambles,
+             "Preamble ids with an echo entry, ascending.")
+        .def("echo_preamble", &burst_scheduler_cc::echo_preamble,
+             "The default entry: echo_preamble at construction, then that of the last "
+             "set_echo().")
+        .def("echo_waveform",
+             py::overload_cast<>(&burst_scheduler_cc::echo_waveform, py::const_))
+        .def("echo_waveform",
+             py::overload_cast<int64_t>(&burst_scheduler_cc::echo_waveform, py::const_),
+             py::arg("preamble"))
+        .def("echo_offset",
+             py::overload_cast<>(&burst_scheduler_cc::echo_offset, py::const_))
+        .def("echo_offset",
+             py::overload_cast<int64_t>(&burst_scheduler_cc::echo_offset, py::const_),
+             py::arg("preamble"))
+        .def("echo_phase_mode",
+             py::overload_cast<>(&burst_scheduler_cc::echo_phase_mode, py::const_))
+        .def("echo_phase_mode",
+             py::overload_cast<int64_t>(&burst_scheduler_cc::echo_phase_mode, py::const_),
+             py::arg("preamble"))
+        .def("echo_phase",
+             py::overload_cast<>(&burst_scheduler_cc::echo_phase, py::const_))
+        .def("echo_phase",
+             py::overload_cast<int64_t>(&burst_scheduler_cc::echo_phase, py::const_),
+             py::arg("preamble"))
+        .def("echo_time", &burst_scheduler_cc::echo_time, py::arg("preamble"),
+             "On-air time T of an absolute echo entry; -1 in relative mode.")
+        .def("echo_gain", &burst_scheduler_cc::echo_gain, py::arg("preamble"))
+        .def("echo_amp_scale", &burst_scheduler_cc::echo_amp_scale, py::arg("preamble"))
+        .def("echo_once", &burst_scheduler_cc::echo_once, py::arg("preamble"))
         .def("set_tx_time_offset", &burst_scheduler_cc::set_tx_time_offset,
              py::arg("full_secs"), py::arg("frac_secs"),
              "tx_time of TX index k becomes offset + k / samp_rate.")
