@@ -11,7 +11,7 @@ import sys
 
 # app name -> module (kept explicit so `cohere --help` lists them in order)
 APPS = {
-    "demo": "showcase",
+    "demo": "pcp_demo",
     "showcase": "showcase",
     "bench": "bench",
     "reproduce": "reproduce",

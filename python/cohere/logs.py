@@ -1,0 +1,22 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Loggers for Python blocks, following GNU Radio's C++ convention.
+
+A C++ block has d_logger (level `log_level` of the [LOG] preferences) for
+what a user should see, and d_debug_logger (level `debug_level`, silent by
+default) for per-event detail. block_loggers() gives a Python block the same
+pair, so per-round chatter stays out of a normal run and is switched on with
+`debug_level = debug` in ~/.gnuradio/config.conf (section [LOG]).
+"""
+
+from gnuradio import gr
+
+__all__ = ["block_loggers"]
+
+
+def block_loggers(name):
+    """(logger, debug_logger) for a block called `name`."""
+    log = gr.logger(name)
+    debug = gr.logger(f"{name} (debug)")
+    debug.set_level(gr.prefs().get_string("LOG", "debug_level", "emerg"))
+    return log, debug

@@ -1,0 +1,284 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run a whole PCP network on the emulator and measure it against ground truth.
+
+run_network() builds one flowgraph: hub node 0 is the fusion node, hub node k
+(k = 1..K) is the PCP node in slot k; each has a virtual_radio_source_c ->
+(pcp_fusion | pcp_node) -> virtual_radio_sink_c chain, and the hub records
+every transmitter's component at the fusion's receiver (the ground-truth
+probe). analyze() turns that into per-node, per-round, per-symbol phase
+errors of each component at the fusion, OAC sums against the true sums, the
+ideal (perfectly aligned, same noise) sums, and the NMSE predicted from the
+measured phase-error statistics.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..cohere_python import virtual_radio_sink_c, virtual_radio_source_c
+from ..testbed import make_testbed
+from .config import PcpConfig, unitary_fft
+from .fusion import pcp_fusion
+from .node import pcp_node
+
+__all__ = ["NetworkRun", "run_network", "analyze", "wrap", "nmse_db"]
+
+FUSION = 0
+
+
+def wrap(x):
+    return (np.asarray(x) + np.pi) % (2 * np.pi) - np.pi
+
+
+def nmse_db(err_energy, ref_energy):
+    if ref_energy <= 0:
+        return float("nan")
+    return 10.0 * math.log10(max(err_energy, 1e-300) / ref_energy)
+
+
+@dataclass
+class NetworkRun:
+    config: PcpConfig
+    hub: object
+    fusion: list  # fusion result records
+    nodes: dict  # slot -> list of node round records
+    nsamples: int
+    wall_s: float
+    late: dict = field(default_factory=dict)  # hub node -> burst scheduler late count
+
+
+def run_network(config, rounds, testbed=None, node_options=None, mode="pcp", seed=0,
+                timing_advance=True, max_noutput_items=None):
+    """Stream `rounds` PCP rounds on a fresh emulator.
+
+    Args:
+        config: PcpConfig (num_nodes = K).
+        rounds: rounds the fusion runs. Round 0 is the nodes' CFO
+            acquisition (no answer); with timing advance, round 1 is their
+            ranging round (answer, no payload); sums start after that.
+        testbed: make_testbed keyword arguments for K + 1 nodes (node 0 is
+            the fusion node); samp_rate and center_freq come from config.
+        node_options: {slot: dict of pcp_node options} (e.g. drop_requests).
+        mode: "pcp" or "none" for every node (see pcp_node_control).
+        seed: seed of the nodes' parameter values.
+        timing_advance: nodes learn their round trip (and range first);
+            the fusion's ranging rule follows it.
+    Returns:
+        NetworkRun.
+    """
+    from gnuradio import gr
+
+    c = config
+    K = c.num_nodes
+    nsamples = c.samples_for(int(rounds))
+    kwargs = dict(testbed or {})
+    kwargs.setdefault("latency", c.latency)
+    kwargs["capture"] = {FUSION: nsamples}
+    hub = make_testbed(K + 1, c.samp_rate, c.center_freq, **kwargs)
+    tb = gr.top_block("pcp_network")
+    keep = []
+    fusion = pcp_fusion(c, rounds=int(rounds), ranging=timing_advance)
+    nodes = {}
+    for j in range(K + 1):
+        src = virtual_radio_source_c(hub, j, 1, nsamples)
+        sink = virtual_radio_sink_c(hub, j, 1)
+        if j == FUSION:
+            block = fusion
+        else:
+            opts = dict(mode=mode, seed=seed, timing_advance=timing_advance)
+            opts.update((node_options or {}).get(j, {}))
+            block = nodes[j] = pcp_node(c, j, **opts)
+        tb.connect(src, block, sink)
+        keep += [src, sink, block]
+    t0 = time.monotonic()
+    if max_noutput_items:
+        tb.run(int(max_noutput_items))
+    else:
+        tb.run()
+    wall = time.monotonic() - t0
+    late = {0: fusion.scheduler.late_count()}
+    late.update({k: n.scheduler.late_count() for k, n in nodes.items()})
+    run = NetworkRun(config=c, hub=hub, fusion=list(fusion.results),
+                     nodes={k: list(n.rounds) for k, n in nodes.items()},
+                     nsamples=nsamples, wall_s=wall, late=late)
+    del keep, tb
+    return run
+
+
+def _component_spectra(c, captured, cap_start, t4):
+    """FFT of one transmitter's captured component over the payload symbols."""
+    out = np.zeros((c.oac_symbols, c.fft_len), complex)
+    for m in range(c.oac_symbols):
+        i = t4 + m * c.sym_len + c.cp_len - cap_start
+        if i < 0 or i + c.fft_len > len(captured):
+            return None
+        out[m] = unitary_fft(captured[i:i + c.fft_len])
+    return out
+
+
+def analyze(run, skip_rounds=2):
+    """Ground-truth analysis of a NetworkRun.
+
+    skip_rounds: leading rounds left out (acquisition and ranging).
+
+    Returns a dict with numpy arrays and scalars:
+        phase_err    (rounds, K, oac_symbols) symbol-level phase error of each
+                     participating node's component at the fusion (rad,
+                     NaN where the node did not take part)
+        re_err       list of per-resource-element phase errors (rad, data REs)
+        amp_ratio    (rounds, K, oac_symbols) |component| / rho
+        participants (rounds, K) bool, as reported by the fusion
+        sent         (rounds, K) bool, node armed a payload for that round
+        sums, truth, ideal   (rounds, params) complex
+        nmse_db, ideal_nmse_db, predicted_nmse_db
+    """
+    c = run.config
+    hub = run.hub
+    K = c.num_nodes
+    data = c.data_index()
+    comps = {}
+    for k in range(1, K + 1):
+        start, samples = hub.captured(FUSION, k, 0)
+        comps[k] = (np.asarray(samples, dtype=complex), int(start))
+
+    recs = [r for r in run.fusion if r["round"] >= skip_rounds]
+    R = len(recs)
+    M = c.oac_symbols
+    phase_err = np.full((R, K, M), np.nan)
+    amp_ratio = np.full((R, K, M), np.nan)
+    participants = np.zeros((R, K), bool)
+    sent = np.zeros((R, K), bool)
+    sums = np.zeros((R, c.params_per_round), complex)
+    truth = np.zeros_like(sums)
+    ideal = np.zeros_like(sums)
+    re_err = []
+    for i, rec in enumerate(recs):
+        t1, t4 = rec["t1"], rec["t1"] + c.t4
+        rho = rec["rho"]
+        total = np.zeros((M, c.fft_len), complex)
+        for k in range(1, K + 1):
+            samples, cap_start = comps[k]
+            spec = _component_spectra(c, samples, cap_start, t4)
+            if spec is not None:
+                total += spec
+            node_rec = next((n for n in run.nodes.get(k, [])
+                             if abs(n["index"] - t1) < c.period / 2), None)
+            if k in rec["participants"]:
+                participants[i, k - 1] = True
+            if node_rec is None or "values" not in node_rec:
+                continue
+            sent[i, k - 1] = True
+            if k not in rec["participants"]:
+                continue
+            values = node_rec["values"]
+            truth[i] += values
+            if spec is None or rho <= 0:
+                continue
+            X = c.payload_grid(values)
+            z = np.sum(np.conj(X) * spec, axis=1) / np.sum(np.abs(X) ** 2, axis=1)
+            phase_err[i, k - 1] = wrap(np.angle(z) - c.theta_des)
+            amp_ratio[i, k - 1] = np.abs(z) / rho
+            re = spec[:, data] / (rho * X[:, data])
+            re_err.append(wrap(np.angle(re) - c.theta_des).ravel())
+        sums[i] = rec["sums"]
+        if rho > 0 and "spectra" in rec:
+            noise = (rec["spectra"] - total)[:, data].ravel()
+            ideal[i] = truth[i] + noise * np.exp(-1j * c.theta_des) / rho
+    re_err = np.concatenate(re_err) if re_err else np.zeros(0)
+    ref = float(np.sum(np.abs(truth) ** 2))
+    err = float(np.sum(np.abs(sums - truth) ** 2))
+    ideal_err = float(np.sum(np.abs(ideal - truth) ** 2))
+    # prediction from the phase-error statistics (independent nodes and
+    # zero-mean parameters): E|sum_k d_k (e^{j eps} - 1)|^2 = sum_k |d_k|^2 (2 - 2 E cos eps)
+    if len(re_err):
+        spread = 2.0 - 2.0 * float(np.mean(np.cos(re_err)))
+        predicted = spread * _sent_energy(run, recs) + ideal_err
+    else:
+        predicted = float("nan")
+    return {
+        "phase_err": phase_err, "amp_ratio": amp_ratio, "participants": participants,
+        "sent": sent, "sums": sums, "truth": truth, "ideal": ideal, "re_err": re_err,
+        "nmse_db": nmse_db(err, ref), "ideal_nmse_db": nmse_db(ideal_err, ref),
+        "predicted_nmse_db": nmse_db(predicted, ref) if np.isfinite(predicted) else float("nan"),
+        "rounds": R,
+    }
+
+
+def _sent_energy(run, recs):
+    """sum over rounds and participating nodes of sum |d|^2."""
+    c = run.config
+    total = 0.0
+    for rec in recs:
+        for k in rec["participants"]:
+            node_rec = next((n for n in run.nodes.get(k, [])
+                             if abs(n["index"] - rec["t1"]) < c.period / 2), None)
+            if node_rec is not None and "values" in node_rec:
+                total += float(np.sum(np.abs(node_rec["values"]) ** 2))
+    return total
+
+
+def theory_phase_var(run, speeds=None, angles=None):
+    """Closed-form error variance of each node's component phase, per symbol.
+
+    Eq. (12) of the PCP paper evaluated with this run's own schedule (T1..T4
+    in samples), measured link amplitudes and noise powers, plus the Wiener
+    phase noise of both oscillators (not in the paper):
+        noise   1 / (2 N SNR) per measurement: the request and the feedback at
+                the node (N = fft + cp, the node's detector fit), the response
+                at the fusion (N = fft, its FFT);
+        cfo     (2 pi eps m Ts)^2 with eps the true residual CFO of the round
+                (ground truth minus the node's pre-compensation), eq. (8);
+        mobility (2 pi (v_0 cos a_0 + v_k cos a_k) lag / lambda)^2 with
+                lag = T3 - T1 + T4 - T2 + m Ts, eq. (10) before averaging the angle;
+        phase noise q (T2 - T1 + T4 - T3 + m Ts) for each oscillator,
+                q = 4 pi^2 fc^2 c / fs per sample.
+    Returns (K, oac_symbols) variances in rad^2 (NaN for nodes that never
+    took part), averaged over the analysed rounds.
+    """
+    c = run.config
+    hub = run.hub
+    K = c.num_nodes
+    fs = c.samp_rate
+    lam = 299_792_458.0 / c.center_freq
+    speeds = np.zeros(K + 1) if speeds is None else np.broadcast_to(speeds, (K + 1,))
+    angles = np.zeros(K + 1) if angles is None else np.broadcast_to(angles, (K + 1,))
+    q = [4 * math.pi ** 2 * c.center_freq ** 2 * hub.phase_noise(j) / fs for j in range(K + 1)]
+    m = np.arange(c.oac_symbols)
+    out = np.full((K, c.oac_symbols), np.nan)
+    noise_f = hub.noise_power(FUSION)
+    for k in range(1, K + 1):
+        recs = [n for n in run.nodes.get(k, []) if "feedback_amp" in n]
+        if not recs:
+            continue
+        noise_n = hub.noise_power(k)
+        lag_t2 = c.t2(k)
+        acc = np.zeros(c.oac_symbols)
+        true_cfo = hub.lo_frequency(FUSION) - hub.lo_frequency(k)
+        records = run.nodes[k]
+        for rec in recs:
+            fus = next((f for f in run.fusion if abs(rec["index"] - f["t1"]) < c.period / 2), None)
+            if fus is None or k not in fus["responses"]:
+                continue
+            a_u = abs(fus["responses"][k])
+            var = 0.0
+            if noise_n > 0:
+                var += noise_n / (2 * c.sym_len * rec["amp"] ** 2)
+                var += noise_n / (2 * c.sym_len * rec["feedback_amp"] ** 2)
+            if noise_f > 0 and a_u > 0:
+                var += noise_f / (2 * c.fft_len * a_u ** 2)
+            # the frequency in force during this round was set after the previous request
+            prev = [r for r in records if r["index"] < rec["index"]]
+            applied = (prev[-1]["cfo_estimate"] + prev[-1]["applied_offset"]) if prev else None
+            eps = (true_cfo - applied) if applied is not None else 0.0
+            th_cfo = 2 * math.pi * eps * m * c.sym_len / fs
+            dopp = 2 * math.pi * (speeds[0] * math.cos(angles[0]) +
+                                  speeds[k] * math.cos(angles[k])) / (lam * fs)
+            lag = c.t3(k) + c.t4 - c.t2(k) + m * c.sym_len
+            th_mob = dopp * lag
+            pn = (q[0] + q[k]) * (2 * lag_t2 + m * c.sym_len)
+            acc += var + th_cfo ** 2 + th_mob ** 2 + pn
+        out[k - 1] = acc / len(recs)
+    return out
