@@ -425,3 +425,359 @@ def test_emulator_echo_arrives_at_exact_sample():
     assert np.all(np.abs(y[start:start + 48] - want) <= 1.4e-7 * np.abs(want) + 1e-7)
     assert np.max(np.abs(y[:start])) == 0 and np.max(np.abs(y[start + 48:])) == 0
     assert sched.late_count() == 0 and sched.scheduled_count() == 1
+
+
+# ------------------------------------------------------------------ echo table
+
+# Unit roundoff of float32. A burst sample is c64(g) * w in complex64 with the
+# factor g computed in double: |c64(g) - g| <= U |g| (rounding) and the
+# complex64 product adds at most sqrt(5) U |c64(g)| |w| (Brent, Percival and
+# Zimmermann's bound for the textbook complex product).
+U = 2.0 ** -24
+
+
+def assert_burst(seg, g, w):
+    """seg == g * w (g complex, computed here in double) within the bound above."""
+    w = np.asarray(w, np.complex64).astype(complex)
+    err = np.abs(seg.astype(complex) - g * w)
+    assert np.all(err <= (1 + math.sqrt(5)) * U * abs(g) * np.abs(w) * (1 + 1e-6)), err.max()
+
+
+def assert_zero_outside(out, *spans):
+    """Every sample outside the (start, length) spans is exactly zero."""
+    mask = np.ones(len(out), bool)
+    for start, n in spans:
+        mask[start:start + n] = False
+    assert not np.any(out[mask]), np.flatnonzero(out * mask)[:10]
+
+
+def echo_msg(**fields):
+    """An `echo` message dict: `time` as uint64, `waveform` as c32vector, PMT
+    values as given, the rest through pmt.to_pmt."""
+    d = pmt.make_dict()
+    for k, v in fields.items():
+        if isinstance(v, pmt.pmt_base):
+            pass
+        elif k == "time":
+            v = pmt.from_uint64(v)
+        elif k == "waveform":
+            s = np.asarray(v, np.complex64)
+            v = pmt.init_c32vector(len(s), s.tolist())
+        else:
+            v = pmt.to_pmt(v)
+        d = pmt.dict_add(d, pmt.intern(k), v)
+    return d
+
+
+def test_echo_table_setters_and_getters():
+    """set_echo() adds or replaces one entry (relative, gain 1, amp_scale 0,
+    once False) and makes it the default entry of the getters without
+    argument; an empty waveform removes the entry; a refused set_echo() changes
+    nothing; clear_echo() removes one entry; a missing entry reads as a new
+    entry's defaults."""
+    s = cohere.burst_scheduler_cc(FS, 10, 2, echo_waveform=[1, 2j], echo_offset=50,
+                                  echo_preamble=4)
+    assert s.echo_preambles() == [4] and s.echo_preamble() == 4
+    assert s.echo_waveform() == [1, 2j] and s.echo_offset() == 50
+    s.set_echo([3], 20, -1, "fixed", 0.25)
+    assert s.echo_preambles() == [-1, 4] and s.echo_preamble() == -1
+    assert (s.echo_waveform(), s.echo_offset(), s.echo_phase_mode(), s.echo_phase()) == (
+        [3], 20, "fixed", 0.25)
+    assert (s.echo_waveform(4), s.echo_offset(4), s.echo_phase_mode(4)) == ([1, 2j], 50, "plus")
+    assert (s.echo_time(-1), s.echo_gain(-1), s.echo_amp_scale(-1), s.echo_once(-1)) == (
+        -1, 1, 0.0, False)
+    with pytest.raises(ValueError, match="echo_offset"):
+        s.set_echo([1], 11, 4)  # below D + L = 12
+    assert s.echo_offset(4) == 50 and s.echo_preamble() == -1
+    s.set_echo([], 0, 4)
+    assert s.echo_preambles() == [-1] and s.echo_preamble() == 4
+    assert s.echo_waveform() == [] and s.echo_offset() == 0 and s.echo_waveform(4) == []
+    s.clear_echo(12)
+    assert s.echo_preambles() == [-1]
+    s.clear_echo(-1)
+    assert s.echo_preambles() == [] and s.echo_waveform(-1) == []
+
+
+def test_echo_table_two_preambles_fire_independently():
+    """Entry 0 from the constructor (offset 300, plus) and entry 1 from an
+    `echo` message (other waveform, offset 500, minus): a tag of preamble 0 and
+    one of preamble 1 each place their own entry's burst at round(index) +
+    offset, a tag of preamble 2 (no entry, no entry -1) places nothing, and the
+    message for preamble 1 leaves entry 0 as it was."""
+    d, lat = 40, 7
+    w0, w1 = waveform(24, 31), waveform(17, 32)
+    s = cohere.burst_scheduler_cc(FS, d, lat, echo_waveform=w0.tolist(), echo_offset=300,
+                                  echo_preamble=0)
+    tags = [tag(1000, "sync_peak", peak(999.7, 0.4, 0)),
+            tag(1200, "sync_peak", peak(1200.2, 1.1, 1)),
+            tag(1500, "sync_peak", peak(1500.0, 0.3, 2))]
+    fg = Flowgraph(s, 3000, tags=tags)
+    fg.post("echo", echo_msg(preamble=1, waveform=w1, offset=500, mode="minus"))
+    out, otags, late = fg.run()
+    s0, s1 = 1000 + 300 - lat, 1200 + 500 - lat
+    assert_burst(out[s0:s0 + 24], np.exp(0.4j), w0)
+    assert_burst(out[s1:s1 + 17], np.exp(-1.1j), w1)
+    assert_zero_outside(out, (s0, 24), (s1, 17))
+    assert [o for o, _ in otags["tx_sob"]] == [s0, s1]
+    assert late == [] and s.scheduled_count() == 2 and s.dropped_count() == 0
+    assert s.echo_preambles() == [0, 1] and s.echo_preamble() == 0
+    assert (s.echo_offset(0), s.echo_phase_mode(0)) == (300, "plus")
+    assert (s.echo_offset(1), s.echo_phase_mode(1)) == (500, "minus")
+
+
+def test_echo_entry_minus_one_is_the_fallback():
+    """Entry -1 (constructor: offset 200, fixed phase 0.5) and entry 3
+    (set_echo: offset 400, plus): a tag of preamble 3 places entry 3's burst
+    only; a tag of preamble 7 and a tag without `preamble` place entry -1's.
+    With entry -1 cleared (clear_echo), only the preamble-3 tag places
+    anything."""
+    d, lat = 30, 4
+    wa, w3 = waveform(16, 33), waveform(12, 34)
+    tags = [tag(1000, "sync_peak", peak(1000.0, 0.2, 3)),
+            tag(1100, "sync_peak", peak(1099.9, 0.9, 7)),
+            tag(2000, "sync_peak", {"index": 2000.4, "phase": -0.6})]
+    for cleared in (False, True):
+        s = cohere.burst_scheduler_cc(FS, d, lat, echo_waveform=wa.tolist(), echo_offset=200,
+                                      echo_phase_mode="fixed", echo_phase=0.5)
+        s.set_echo(w3.tolist(), 400, 3, "plus")
+        if cleared:
+            s.clear_echo(-1)
+        out, _, late = Flowgraph(s, 3000, tags=tags).run()
+        s3, s7, sn = 1000 + 400 - lat, 1100 + 200 - lat, 2000 + 200 - lat
+        assert_burst(out[s3:s3 + 12], np.exp(0.2j), w3)
+        if cleared:
+            assert_zero_outside(out, (s3, 12))
+            assert s.scheduled_count() == 1
+        else:
+            assert_burst(out[s7:s7 + 16], np.exp(0.5j), wa)
+            assert_burst(out[sn:sn + 16], np.exp(0.5j), wa)
+            assert_zero_outside(out, (s3, 12), (s7, 16), (sn, 16))
+            assert s.scheduled_count() == 3
+        assert late == [] and s.dropped_count() == 0
+
+
+def test_echo_message_without_preamble_edits_the_default_entry():
+    """After set_echo(..., preamble 2), an `echo` message without `preamble`
+    edits entry 2 (here its offset), not the constructor's entry 0."""
+    d, lat = 20, 3
+    w0, w2 = waveform(10, 35), waveform(9, 36)
+    s = cohere.burst_scheduler_cc(FS, d, lat, echo_waveform=w0.tolist(), echo_offset=100,
+                                  echo_preamble=0, echo_phase_mode="fixed")
+    s.set_echo(w2.tolist(), 100, 2, "fixed")
+    tags = [tag(500, "sync_peak", peak(500, 0.0, 0)), tag(800, "sync_peak", peak(800, 0.0, 2))]
+    fg = Flowgraph(s, 1500, tags=tags)
+    fg.post("echo", echo_msg(offset=250))
+    out, _, _ = fg.run()
+    assert np.array_equal(out[500 + 100 - lat:500 + 100 - lat + 10], w0)
+    assert np.array_equal(out[800 + 250 - lat:800 + 250 - lat + 9], w2)
+    assert_zero_outside(out, (500 + 100 - lat, 10), (800 + 250 - lat, 9))
+    assert s.echo_offset(0) == 100 and s.echo_offset(2) == 250 and s.echo_preamble() == 2
+
+
+@pytest.mark.parametrize("delta,placed", [(0, True), (1, False)])
+def test_echo_absolute_time(delta, placed):
+    """`time` T switches an entry to absolute mode: a tag at RX m places the
+    burst at TX T - L whatever its index (here 400 samples before m, while the
+    entry's former offset 5000 would land inside the output). T = m + D + L
+    (the minimum turnaround) lands exactly at TX m + D; one sample earlier it
+    is late: dropped whole, counted, reported on `late` with source "echo"."""
+    d, lat, m, n = 120, 33, 900, 6000
+    w = waveform(20, 41)
+    t_air = m + d + lat - delta
+    s = cohere.burst_scheduler_cc(FS, d, lat, echo_waveform=w.tolist(), echo_offset=5000,
+                                  echo_preamble=4, echo_phase_mode="fixed")
+    fg = Flowgraph(s, n, tags=[tag(m, "sync_peak", peak(m - 400.3, 0.6, 4))])
+    fg.post("echo", echo_msg(preamble=4, time=t_air))
+    out, otags, late = fg.run()
+    assert s.echo_time(4) == t_air and s.echo_offset(4) == 0
+    if placed:
+        assert np.array_equal(out[m + d:m + d + 20], w)
+        assert_zero_outside(out, (m + d, 20))
+        assert [o for o, _ in otags["tx_sob"]] == [m + d]
+        assert late == [] and s.late_count() == 0 and s.scheduled_count() == 1
+    else:
+        assert not np.any(out) and "tx_sob" not in otags
+        assert s.late_count() == 1 and s.scheduled_count() == 0
+        assert late == [{"time": t_air, "tx_index": t_air - lat, "frontier": m + d,
+                         "reason": "late", "source": "echo"}]
+
+
+def test_echo_gain_and_amp_scale(capfd):
+    """Entry 0: complex gain 0.5-1.5j and amp_scale 2.5, mode plus: a tag with
+    amp 0.8 and phase 0.9 places w * gain * 2.5 * 0.8 * exp(j 0.9); tags of
+    preamble 0 without `amp` or with a NaN `amp` are malformed for it (logged,
+    nothing placed). Entry 1 (real gain -2, amp_scale 0, fixed phase 0.3)
+    ignores `amp`: a tag without it places w * -2 * exp(j 0.3)."""
+    d, lat = 50, 6
+    w0, w1 = waveform(30, 37), waveform(21, 38)
+    s = cohere.burst_scheduler_cc(FS, d, lat)
+    tags = [tag(1000, "sync_peak", dict(peak(1000.3, 0.9, 0), amp=0.8)),
+            tag(1500, "sync_peak", {"index": 1500.0, "phase": 0.1, "preamble": 0}),
+            tag(1700, "sync_peak", dict(peak(1700.0, 0.1, 0), amp=float("nan"))),
+            tag(2000, "sync_peak", {"index": 2000.0, "phase": 0.7, "preamble": 1})]
+    fg = Flowgraph(s, 3000, tags=tags)
+    fg.post("echo", echo_msg(preamble=0, waveform=w0, offset=100, gain=0.5 - 1.5j,
+                             amp_scale=2.5))
+    fg.post("echo", echo_msg(preamble=1, waveform=w1, offset=100, gain=-2.0, mode="fixed",
+                             phase=0.3))
+    out, _, late = fg.run()
+    s0, s1 = 1000 + 100 - lat, 2000 + 100 - lat
+    assert_burst(out[s0:s0 + 30], (0.5 - 1.5j) * 2.5 * 0.8 * np.exp(0.9j), w0)
+    assert_burst(out[s1:s1 + 21], -2.0 * np.exp(0.3j), w1)
+    assert_zero_outside(out, (s0, 30), (s1, 21))
+    assert s.scheduled_count() == 2 and s.dropped_count() == 2 and late == []
+    assert s.echo_gain(0) == 0.5 - 1.5j and s.echo_amp_scale(0) == 2.5
+    assert s.echo_gain(1) == -2.0 and s.echo_amp_scale(1) == 0.0
+    log = "".join(capfd.readouterr())
+    assert "sync_peak tag at 1500: `amp` must be a finite number" in log
+    assert "sync_peak tag at 1700: `amp` must be a finite number" in log
+
+
+@pytest.mark.parametrize("first_late", [False, True])
+def test_echo_once_fires_once(first_late):
+    """An entry with `once` is removed by the first tag that triggers it,
+    whether its burst is placed or late; a second matching tag, which the
+    entry would serve in time, places nothing. A tag that is malformed for
+    the entry (no `phase` in mode plus) does not use it up."""
+    d, lat = 50, 5
+    off = d + lat  # the minimum turnaround: a tag index one sample early is late
+    w = waveform(14, 39)
+    delta = 3 if first_late else 0
+    tags = [tag(400, "sync_peak", {"index": 400.0, "preamble": 2}),
+            tag(1000, "sync_peak", peak(1000 - delta, 0.0, 2)),
+            tag(2000, "sync_peak", peak(2000, 0.0, 2))]
+    s = cohere.burst_scheduler_cc(FS, d, lat)
+    fg = Flowgraph(s, 3000, tags=tags)
+    fg.post("echo", echo_msg(preamble=2, waveform=w, offset=off, once=True))
+    out, _, late = fg.run()
+    if first_late:
+        assert not np.any(out)
+        assert s.late_count() == 1 and s.scheduled_count() == 0
+        assert [r["time"] for r in late] == [1000 - delta + off]
+    else:
+        assert np.array_equal(out[1000 + off - lat:1000 + off - lat + 14], w)
+        assert_zero_outside(out, (1000 + off - lat, 14))
+        assert s.late_count() == 0 and s.scheduled_count() == 1 and late == []
+    assert s.dropped_count() == 1  # the tag without `phase`
+    assert s.echo_preambles() == [] and not s.echo_once(2)
+
+
+def test_echo_clear():
+    """`clear` removes the selected entry whatever the other fields (here an
+    invalid offset); without `preamble` it removes the default entry; clearing
+    a missing entry is not an error. Tags of the cleared preambles place
+    nothing; the remaining entry still fires."""
+    d, lat = 20, 2
+    w5, w6, w7 = waveform(8, 40), waveform(9, 41), waveform(10, 42)
+    s = cohere.burst_scheduler_cc(FS, d, lat, echo_waveform=w5.tolist(), echo_offset=100,
+                                  echo_preamble=5, echo_phase_mode="fixed")
+    tags = [tag(300, "sync_peak", peak(300, 0.0, 5)), tag(600, "sync_peak", peak(600, 0.0, 6)),
+            tag(900, "sync_peak", peak(900, 0.0, 7))]
+    fg = Flowgraph(s, 1500, tags=tags)
+    fg.post("echo", echo_msg(preamble=6, waveform=w6, offset=100, mode="fixed"))
+    fg.post("echo", echo_msg(preamble=7, waveform=w7, offset=100, mode="fixed"))
+    fg.post("echo", echo_msg(preamble=6, clear=True, offset=3))
+    fg.post("echo", echo_msg(clear=pmt.PMT_NIL))
+    fg.post("echo", echo_msg(preamble=11, clear=True))
+    out, _, late = fg.run()
+    assert np.array_equal(out[900 + 100 - lat:900 + 100 - lat + 10], w7)
+    assert_zero_outside(out, (900 + 100 - lat, 10))
+    assert s.echo_preambles() == [7] and s.echo_preamble() == 5
+    assert s.scheduled_count() == 1 and s.dropped_count() == 0 and late == []
+
+
+BAD_ECHOES = [
+    (pmt.intern("echo"), "echo message is not a dict"),
+    (echo_msg(offset=600, time=5000), "exclude each other"),
+    (echo_msg(offset=600, amp_scale=-1.0), "`amp_scale` must be"),
+    (echo_msg(offset=600, amp_scale=float("inf")), "`amp_scale` must be"),
+    (echo_msg(offset=600, amp_scale="big"), "`amp_scale` must be"),
+    (echo_msg(offset=600, gain=float("nan")), "`gain` must be"),
+    (echo_msg(offset=600, gain=complex(0.0, float("inf"))), "`gain` must be"),
+    (echo_msg(offset=600, gain="big"), "`gain` must be"),
+    (echo_msg(offset=600, once="yes"), "`once` must be a bool"),
+    (echo_msg(offset=600, once=1), "`once` must be a bool"),
+    (echo_msg(time=pmt.intern("soon")), "`time` must be"),
+    (echo_msg(time=pmt.from_long(-5)), "`time` must be"),
+    (echo_msg(time=2**62 + 1), "out of range"),
+    (echo_msg(offset=600.5), "`offset` must be an integer"),
+    (echo_msg(offset=600, phase="x"), "`phase` must be"),
+    (echo_msg(offset=600, mode=3), "`mode`"),
+    (echo_msg(offset=600, mode="sideways"), "`mode`"),
+    (echo_msg(preamble="zero", offset=600), "`preamble` must be"),
+    (echo_msg(preamble=-2, offset=600), "`preamble` must be"),
+    (echo_msg(offset=600, waveform=pmt.init_f32vector(2, [1, 2])), "must be a c32vector"),
+    (echo_msg(offset=600, waveform=[1, complex(np.nan, 0)]), "`waveform` must be finite"),
+    (echo_msg(preamble=9, offset=600), "no entry for this preamble"),
+    (echo_msg(preamble=9, waveform=[1, 2], offset=10), "echo_offset must be >= lookahead"),
+]
+
+
+@pytest.mark.parametrize("msg,reason", BAD_ECHOES, ids=[r for _, r in BAD_ECHOES])
+def test_malformed_echo_messages_change_nothing(msg, reason, capfd):
+    """A malformed `echo` message (wrong types, both `offset` and `time`,
+    negative or non-finite amp_scale, non-finite gain, invalid merged entry)
+    is logged with the reason, counted in dropped_count() and changes
+    nothing: not even its valid fields (offset 600) are applied, no entry 9
+    appears, and entry 0 still places its burst at round(index) + 300."""
+    d, lat = 40, 5
+    w = waveform(12, 43)
+    s = cohere.burst_scheduler_cc(FS, d, lat, echo_waveform=w.tolist(), echo_offset=300,
+                                  echo_preamble=0)
+    tags = [tag(1000, "sync_peak", peak(1000.2, 0.8, 0)),
+            tag(1200, "sync_peak", peak(1200.0, 0.0, 9))]
+    fg = Flowgraph(s, 2500, tags=tags)
+    fg.post("echo", msg)
+    out, _, late = fg.run()
+    start = 1000 + 300 - lat
+    assert_burst(out[start:start + 12], np.exp(0.8j), w)
+    assert_zero_outside(out, (start, 12))
+    assert s.dropped_count() == 1 and s.scheduled_count() == 1 and late == []
+    assert s.echo_preambles() == [0]
+    assert (s.echo_offset(0), s.echo_time(0), s.echo_phase_mode(0), s.echo_phase(0)) == (
+        300, -1, "plus", 0.0)
+    assert (s.echo_gain(0), s.echo_amp_scale(0), s.echo_once(0)) == (1, 0.0, False)
+    assert np.array_equal(np.array(s.echo_waveform(0), np.complex64), w)
+    assert reason in "".join(capfd.readouterr())
+
+
+def test_echo_table_output_independent_of_buffer_sizes():
+    """A table with a relative entry (0), an absolute once entry with complex
+    gain (1) and an amp_scale fallback entry (-1) gives the same TX stream,
+    tags and late reports with max_noutput_items unset, 37 and 1000, equal to
+    the stream computed here: after entry 1 is used up, preamble 1 falls back
+    to entry -1; a tag 60 samples after its peak misses entry 0's turnaround
+    (offset D + L + 10) and is reported late."""
+    d, lat = 64, 9
+    off0 = d + lat + 10
+    w0, w1, w2 = waveform(30, 44), waveform(25, 45), waveform(40, 46)
+    tags = [tag(500, "sync_peak", dict(peak(499.6, 0.3, 0), amp=1.0)),
+            tag(800, "sync_peak", dict(peak(800.0, 0.5, 1), amp=3.0)),
+            tag(1300, "sync_peak", dict(peak(1300.0, 0.5, 1), amp=0.6)),
+            tag(1700, "sync_peak", dict(peak(1690.4, -0.2, 5), amp=2.0)),
+            tag(2500, "sync_peak", dict(peak(2440.0, 0.1, 0), amp=1.0))]
+    spans = [(500 + off0 - lat, w0, np.exp(0.3j)),
+             (2000 - lat, w1, 0.7j * np.exp(-0.5j)),
+             (1300 + 400 - lat, w2, 1.5 * 0.6 * np.exp(1.2j)),
+             (1690 + 400 - lat, w2, 1.5 * 2.0 * np.exp(1.2j))]
+    runs = []
+    for max_items in (None, 37, 1000):
+        s = cohere.burst_scheduler_cc(FS, d, lat, echo_waveform=w0.tolist(), echo_offset=off0,
+                                      echo_preamble=0)
+        fg = Flowgraph(s, 3000, tags=tags)
+        fg.post("echo", echo_msg(preamble=1, waveform=w1, time=2000, mode="minus", gain=0.7j,
+                                 once=True))
+        fg.post("echo", echo_msg(preamble=-1, waveform=w2, offset=400, mode="fixed", phase=1.2,
+                                 amp_scale=1.5))
+        out, otags, late = fg.run(max_items)
+        assert len(out) == 3000 + d
+        for start, w, g in spans:
+            assert_burst(out[start:start + len(w)], g, w)
+        assert_zero_outside(out, *[(start, len(w)) for start, w, _ in spans])
+        assert [o for o, _ in otags["tx_sob"]] == sorted(start for start, _, _ in spans)
+        assert late == [{"time": 2440 + off0, "tx_index": 2440 + off0 - lat,
+                         "frontier": 2500 + d, "reason": "late", "source": "echo"}]
+        assert s.echo_preambles() == [-1, 0] and s.scheduled_count() == 4
+        runs.append((out, otags, late))
+    for out, otags, late in runs[1:]:
+        assert np.array_equal(out, runs[0][0]) and otags == runs[0][1] and late == runs[0][2]
