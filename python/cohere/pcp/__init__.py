@@ -15,4 +15,6 @@ gnuradio.cohere.algorithms.pcp.
 from .config import PcpConfig, fractional_delay, unitary_fft  # noqa: F401
 from .fusion import pcp_fusion, pcp_fusion_control  # noqa: F401
 from .node import pcp_node, pcp_node_control  # noqa: F401
-from .network import NetworkRun, analyze, run_network  # noqa: F401
+from .network import (NetworkRun, analyze, predicted_errors, predicted_rmse,  # noqa: F401
+                      residual_cfo,
+                      run_network, theory_phase_var)

@@ -21,9 +21,11 @@ so T2_k - T1 = T4 - T3_k for every k: the residual CFO leaves only
 Waveforms (unit mean power, OFDM with the configured FFT and CP):
     trigger     Schmidl-Cox symbol of trigger_len samples (two equal halves):
                 detection and coarse CFO at the nodes
-    request     one OFDM symbol, QPSK on every active subcarrier: the PCP
-                pilot of step 1 (node phase thh1 from the detector's fit)
-    response    another such symbol: the pilot nodes echo in step 2 (the
+    request     one OFDM symbol (Zadoff-Chu on the active subcarriers), sent
+                twice after the trigger: the PCP pilot of step 1 (node phase
+                thh1 from the detector's fit on the first); the pair gives
+                the node its fine CFO
+    response    another such symbol (another root): the pilot nodes echo in step 2 (the
                 fusion measures it by FFT on its pilots)
     feedback k  one such symbol per slot: step 3 to node k (detected by node k)
     payload     oac_symbols OFDM symbols with the carrier map (data + pilots):
@@ -80,7 +82,9 @@ class PcpConfig:
                   pilot every 8th active subcarrier of the payload)
     oac_symbols   OFDM symbols of the OAC payload per round; the parameters
                   per node per round are oac_symbols x (data subcarriers)
-    guard         samples between consecutive packets (Tp = fft + cp + guard)
+    guard         samples between consecutive packets (Tp = fft + cp + guard):
+                  keeps the band-limited tails of fractionally delayed packets
+                  out of the next packet's detection window
     lookahead     D of every burst scheduler (must exceed the detector's
                   max_delay() and the link delays)
     latency       radio latency L (samples) assumed by every node
@@ -98,6 +102,11 @@ class PcpConfig:
                   weakest node's feedback goes out at this amplitude
     min_snr_db    the fusion counts a response only above this SNR (per
                   sample, measured against its noise floor)
+    detect_threshold  the nodes' detector threshold (metric in (0, 1)): above
+                  the largest cross-correlation between two PCP pilots (about
+                  0.06, checked in the tests), so a node never takes one
+                  packet for another; a pilot is found down to a per-sample
+                  SNR of about -7 dB (metric SNR / (1 + SNR))
     seed          seed of the pilot sequences
     """
 
@@ -109,7 +118,7 @@ class PcpConfig:
     active: int = 192
     pilot_spacing: int = 8
     oac_symbols: int = 4
-    guard: int = 0
+    guard: int = 16
     lookahead: int = 3072
     latency: int = 0
     g_u: Optional[int] = None
@@ -121,6 +130,7 @@ class PcpConfig:
     trigger_len: int = 128
     feedback_amp: float = 1.0
     min_snr_db: float = 6.0
+    detect_threshold: float = 0.15
     seed: int = 1
 
     def __post_init__(self):
@@ -148,12 +158,15 @@ class PcpConfig:
              "must be even and >= 16")
         need(0 < self.feedback_amp <= 1, "feedback_amp", "must be in (0, 1]")
         need(math.isfinite(self.theta_des), "theta_des", "must be finite")
+        need(0 < self.detect_threshold < 1, "detect_threshold", "must be in (0, 1)")
         for name in ("g_u", "g_d"):
             value = getattr(self, name)
             need(value is None or value >= self.min_turnaround, name,
                  f"must be >= lookahead + latency + 1 = {self.min_turnaround}")
         need(self.idle is None or self.idle >= self.min_idle, "idle",
              f"must be >= {self.min_idle} (noise window and retune slack)")
+        need(self.node_turnaround + self.packet >= 2 * self.sym_len + self.guard, "g_u",
+             "must leave room for the request's two pilots before the first response")
         need(self.start is None or self.start >= self.min_start, "start",
              f"must be >= {self.min_start}")
 
@@ -212,6 +225,11 @@ class PcpConfig:
     def round_length(self):
         """From the trigger's start to the end of the last payload symbol."""
         return self.trigger_len + self.t4 + self.oac_symbols * self.sym_len
+
+    @property
+    def request_length(self):
+        """Trigger + two request pilots (the request packet of step 1)."""
+        return self.trigger_len + 2 * self.sym_len
 
     @property
     def idle_samples(self):

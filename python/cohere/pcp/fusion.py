@@ -8,7 +8,7 @@ Signal path (pcp_fusion, a hier block: RX stream in, TX stream out):
 
 pcp_fusion_control passes its RX stream through unchanged and keeps the
 recent samples. It is the time reference: it posts round r's request
-(trigger + request pilot) for on-air time T1 - trigger_len, measures the
+(trigger + request pilot twice) for on-air time T1 - trigger_len, measures the
 responses by FFT in their slots once the last slot is in, posts the
 feedback of every node that answered (reverse order), and once the payload
 symbols are in, FFTs them into the OAC sums. Everything is posted from
@@ -79,7 +79,7 @@ class pcp_fusion_control(gr.sync_block):
         self.message_port_register_out(self._burst_port)
         self.message_port_register_out(self._results_port)
 
-        request = np.concatenate([c.trigger(), c.request()])
+        request = np.concatenate([c.trigger(), c.request(), c.request()])
         self._request = pmt.init_c32vector(len(request), request.tolist())
         self._feedback = {k: c.feedback(k) for k in range(1, c.num_nodes + 1)}
         spectrum = c.spectrum(c.response())

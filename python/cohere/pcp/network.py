@@ -24,7 +24,9 @@ from .config import PcpConfig, unitary_fft
 from .fusion import pcp_fusion
 from .node import pcp_node
 
-__all__ = ["NetworkRun", "run_network", "analyze", "wrap", "nmse_db"]
+__all__ = ["NetworkRun", "run_network", "analyze", "predicted_errors", "predicted_rmse",
+           "residual_cfo",
+           "theory_phase_var", "wrap", "nmse_db"]
 
 FUSION = 0
 
@@ -220,23 +222,52 @@ def _sent_energy(run, recs):
     return total
 
 
-def theory_phase_var(run, speeds=None, angles=None):
-    """Closed-form error variance of each node's component phase, per symbol.
+def _true_cfo(hub, k):
+    """Node k's DL CFO: what its RX derotator has to remove (Hz)."""
+    return hub.lo_frequency(FUSION) - hub.lo_frequency(k)
 
-    Eq. (12) of the PCP paper evaluated with this run's own schedule (T1..T4
-    in samples), measured link amplitudes and noise powers, plus the Wiener
-    phase noise of both oscillators (not in the paper):
-        noise   1 / (2 N SNR) per measurement: the request and the feedback at
-                the node (N = fft + cp, the node's detector fit), the response
-                at the fusion (N = fft, its FFT);
-        cfo     (2 pi eps m Ts)^2 with eps the true residual CFO of the round
-                (ground truth minus the node's pre-compensation), eq. (8);
-        mobility (2 pi (v_0 cos a_0 + v_k cos a_k) lag / lambda)^2 with
-                lag = T3 - T1 + T4 - T2 + m Ts, eq. (10) before averaging the angle;
-        phase noise q (T2 - T1 + T4 - T3 + m Ts) for each oscillator,
-                q = 4 pi^2 fc^2 c / fs per sample.
-    Returns (K, oac_symbols) variances in rad^2 (NaN for nodes that never
-    took part), averaged over the analysed rounds.
+
+def _residual(records, rec, true_cfo):
+    """True residual CFO in the round of node record `rec`: the DL CFO minus
+    the frequency the node's derotators had in force (set after its previous
+    request)."""
+    return true_cfo - rec["applied"]
+
+
+def residual_cfo(run, skip_rounds=2):
+    """(rounds, K) true residual CFO (Hz) of every node in every analysed
+    round it took part in (NaN otherwise)."""
+    c = run.config
+    recs = [r for r in run.fusion if r["round"] >= skip_rounds]
+    out = np.full((len(recs), c.num_nodes), np.nan)
+    for k in range(1, c.num_nodes + 1):
+        records = run.nodes.get(k, [])
+        for i, fus in enumerate(recs):
+            rec = next((n for n in records if abs(n["index"] - fus["t1"]) < c.period / 2), None)
+            if rec is not None and k in fus["participants"]:
+                out[i, k - 1] = _residual(records, rec, _true_cfo(run.hub, k))
+    return out
+
+
+def predicted_errors(run, speeds=None, angles=None, skip_rounds=2):
+    """The closed-form error of every analysed component, split into a
+    deterministic and a random part (same rounds and layout as analyze()).
+
+    Eq. (12) of the PCP paper with this run's own schedule (T1..T4 in
+    samples), link budgets and residual CFOs:
+        cfo      -2 pi eps m Ts, eps = the round's true residual CFO (the
+                 emulator's LO frequencies minus the node's pre-compensation);
+                 reversed schedule, so T2 - T1 = T4 - T3 leaves only m Ts (8)
+        mobility 2 pi (v_0 cos a_0 + v_k cos a_k) lag / lambda with
+                 lag = T3 - T1 + T4 - T2 + m Ts (10) before averaging the angle
+        noise    1 / (2 N SNR) per measurement (9): request and feedback at the
+                 node (N = fft + cp, the detector's fit), response at the fusion
+                 (N = fft, its FFT), with the measured amplitudes and the
+                 emulator's noise powers
+        phase noise (not in the paper) q (T2 - T1 + T4 - T3 + m Ts) for each
+                 oscillator, q = 4 pi^2 fc^2 c / fs per sample.
+    Returns (deterministic, variance): arrays (rounds, K, oac_symbols) in rad
+    and rad^2, NaN where the node did not take part.
     """
     c = run.config
     hub = run.hub
@@ -247,38 +278,53 @@ def theory_phase_var(run, speeds=None, angles=None):
     angles = np.zeros(K + 1) if angles is None else np.broadcast_to(angles, (K + 1,))
     q = [4 * math.pi ** 2 * c.center_freq ** 2 * hub.phase_noise(j) / fs for j in range(K + 1)]
     m = np.arange(c.oac_symbols)
-    out = np.full((K, c.oac_symbols), np.nan)
+    recs = [r for r in run.fusion if r["round"] >= skip_rounds]
+    det = np.full((len(recs), K, c.oac_symbols), np.nan)
+    var = np.full_like(det, np.nan)
     noise_f = hub.noise_power(FUSION)
     for k in range(1, K + 1):
-        recs = [n for n in run.nodes.get(k, []) if "feedback_amp" in n]
-        if not recs:
-            continue
+        records = run.nodes.get(k, [])
         noise_n = hub.noise_power(k)
-        lag_t2 = c.t2(k)
-        acc = np.zeros(c.oac_symbols)
-        true_cfo = hub.lo_frequency(FUSION) - hub.lo_frequency(k)
-        records = run.nodes[k]
-        for rec in recs:
-            fus = next((f for f in run.fusion if abs(rec["index"] - f["t1"]) < c.period / 2), None)
-            if fus is None or k not in fus["responses"]:
+        true_cfo = _true_cfo(hub, k)
+        dopp = 2 * math.pi * (speeds[0] * math.cos(angles[0]) +
+                              speeds[k] * math.cos(angles[k])) / (lam * fs)
+        lag = c.t3(k) + c.t4 - c.t2(k) + m * c.sym_len
+        for i, fus in enumerate(recs):
+            rec = next((n for n in records if abs(n["index"] - fus["t1"]) < c.period / 2
+                        and "feedback_amp" in n), None)
+            if rec is None or k not in fus["participants"]:
                 continue
             a_u = abs(fus["responses"][k])
-            var = 0.0
+            v = 0.0
             if noise_n > 0:
-                var += noise_n / (2 * c.sym_len * rec["amp"] ** 2)
-                var += noise_n / (2 * c.sym_len * rec["feedback_amp"] ** 2)
+                v += noise_n / (2 * c.sym_len * rec["amp"] ** 2)
+                v += noise_n / (2 * c.sym_len * rec["feedback_amp"] ** 2)
             if noise_f > 0 and a_u > 0:
-                var += noise_f / (2 * c.fft_len * a_u ** 2)
-            # the frequency in force during this round was set after the previous request
-            prev = [r for r in records if r["index"] < rec["index"]]
-            applied = (prev[-1]["cfo_estimate"] + prev[-1]["applied_offset"]) if prev else None
-            eps = (true_cfo - applied) if applied is not None else 0.0
-            th_cfo = 2 * math.pi * eps * m * c.sym_len / fs
-            dopp = 2 * math.pi * (speeds[0] * math.cos(angles[0]) +
-                                  speeds[k] * math.cos(angles[k])) / (lam * fs)
-            lag = c.t3(k) + c.t4 - c.t2(k) + m * c.sym_len
-            th_mob = dopp * lag
-            pn = (q[0] + q[k]) * (2 * lag_t2 + m * c.sym_len)
-            acc += var + th_cfo ** 2 + th_mob ** 2 + pn
-        out[k - 1] = acc / len(recs)
-    return out
+                v += noise_f / (2 * c.fft_len * a_u ** 2)
+            eps = _residual(records, rec, true_cfo)
+            det[i, k - 1] = -2 * math.pi * eps * m * c.sym_len / fs + dopp * lag
+            var[i, k - 1] = v + (q[0] + q[k]) * (2 * c.t2(k) + m * c.sym_len)
+    return det, var
+
+
+def predicted_rmse(det, var, axis=None):
+    """RMSE of wrap(det + n), n ~ N(0, var) independent, pooled over `axis`
+    (None: everything); exact for the wrapped error, which is what a phase
+    measurement reports (= sqrt(mean(det^2 + var)) while nothing wraps)."""
+    grid = np.linspace(-6.0, 6.0, 241)
+    weight = np.exp(-grid ** 2 / 2)
+    weight /= weight.sum()
+    ok = np.isfinite(det) & np.isfinite(var)
+    d = np.where(ok, det, 0.0)[..., None]
+    sd = np.sqrt(np.where(ok, var, 0.0))[..., None]
+    msq = np.sum(wrap(d + sd * grid) ** 2 * weight, axis=-1)
+    msq = np.where(ok, msq, np.nan)
+    return np.sqrt(np.nanmean(msq, axis=axis))
+
+
+def theory_phase_var(run, speeds=None, angles=None, skip_rounds=2):
+    """Mean closed-form error power per node and symbol (rad^2), (K, oac_symbols):
+    the mean over rounds of det^2 + var from predicted_errors()."""
+    det, var = predicted_errors(run, speeds, angles, skip_rounds)
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(det ** 2 + var, axis=0)

@@ -20,9 +20,11 @@ absolute time rotated by the feedback's phase and scaled by its amplitude
 Per round the control block
 1. on the trigger: coarse CFO (first round only: acquisition, no response);
 2. on the request pilot (a trigger right before it): arms the step-2 echo
-   (once) and the step-4 echo (once, absolute time, this round's payload),
-   updates the fine CFO from the pilot's phase progression and schedules
-   the RX/TX retune for right after the round (constant through steps 1-4);
+   (once) and the step-4 echo (once, absolute time, this round's payload);
+   on the request's second pilot (one symbol later): updates the fine CFO
+   (the two pilots anchor it, the progression from the previous request
+   refines it) and schedules the RX/TX retune for right after the round
+   (the frequency stays constant through steps 1-4);
 3. on its feedback pilot: learns the round-trip delay from the timing
    feedback (timing advance for the next payloads). With timing advance on,
    the node's first answered round is a ranging round: it answers and
@@ -151,7 +153,8 @@ class pcp_node_control(gr.sync_block):
         self.round_trip = 0.0  # learned 2 d (samples)
         self._rtt_count = 0
         self._requests_seen = 0
-        self._current = None  # record of the round in progress
+        self._current = None  # record of the round in progress (until its feedback)
+        self._current_request = None  # record waiting for its second pilot
         self.rounds = []  # one record per valid request (see _on_request)
         self.malformed = 0
 
@@ -213,22 +216,58 @@ class pcp_node_control(gr.sync_block):
         c = self.cfg
         return c.t4 + c.oac_symbols * c.sym_len + c.margin
 
-    def _fine_cfo(self, index, phase):
-        """Update the CFO estimate from the request pilots' phase progression."""
+    def _fine_cfo(self, index, phase, intra):
+        """Update the CFO estimate from a request's two pilots.
+
+        intra: the residual CFO across the request's own two pilots (one
+        symbol apart: unambiguous over +-fs / (2 (fft + cp)), about 4 Hz rms
+        at 30 dB); it anchors the estimate and resolves the 2 pi ambiguity of
+        the phase progression from the previous request (one period apart:
+        about 0.3 Hz rms at 30 dB, ambiguous over fs / period).
+        """
+        fs = self.cfg.samp_rate
+        applied = self._retunes[-1][1]
+        anchor = applied + intra
         prev = self._last_pilot
         self._last_pilot = (index, phase)
-        if prev is None or prev[0] < self._acquired_from:
-            return None
+        self._cfo_count += 1
+        if prev is None or self._cfo_count == 1:
+            self.cfo_estimate = anchor
+            return anchor
         dt = index - prev[0]
         # raw phase progression = measured (derotated) + derotator phase
         progression = (phase - prev[1]) + (self._theta(index) - self._theta(prev[0]))
-        expected = 2 * math.pi * self.cfo_estimate * dt / self.cfg.samp_rate
+        expected = 2 * math.pi * self.cfo_estimate * dt / fs
         wraps = round((expected - progression) / (2 * math.pi))
-        measured = (progression + 2 * math.pi * wraps) * self.cfg.samp_rate / (2 * math.pi * dt)
-        self._cfo_count += 1
-        weight = max(1.0 / self._cfo_count, self.cfo_smoothing)
+        measured = (progression + 2 * math.pi * wraps) * fs / (2 * math.pi * dt)
+        if abs(measured - anchor) > fs / (2 * dt):
+            # the progression disagrees with the request's own pilots by more
+            # than its ambiguity: start over from the anchor
+            self._debug.debug(f"CFO progression {measured:.1f} Hz vs pilots {anchor:.1f} Hz: "
+                              f"restarting from the pilots")
+            self._cfo_count = 1
+            self.cfo_estimate = anchor
+            return anchor
+        weight = max(1.0 / (self._cfo_count - 1), self.cfo_smoothing)
         self.cfo_estimate += weight * (measured - self.cfo_estimate)
         return measured
+
+    def _on_second_pilot(self, f):
+        rec = self._current_request
+        self._current_request = None
+        c = self.cfg
+        if rec is None or abs(f["index"] - rec["index"] - c.sym_len) > 1.0:
+            return
+        # both pilots measured with the same derotator frequency: what is left
+        # between them is the residual CFO over one symbol
+        dphi = math.remainder(f["phase"] - rec["phase"], 2 * math.pi)
+        intra = dphi * c.samp_rate / (2 * math.pi * (f["index"] - rec["index"]))
+        measured = self._fine_cfo(rec["index"], rec["phase"], intra)
+        # pre-compensation for the next round (right after this one)
+        residual = self._rng.normal(0.0, self.residual_cfo_std) if self.residual_cfo_std else 0.0
+        self._retune(self._retune_time(rec["index"]), self.cfo_estimate + residual)
+        rec.update(cfo_measured=measured, cfo_intra=intra, cfo_estimate=self.cfo_estimate,
+                   applied_offset=residual)
 
     def _on_request(self, f):
         c = self.cfg
@@ -241,16 +280,15 @@ class pcp_node_control(gr.sync_block):
             return False  # acquisition round: no response
         count = self._requests_seen
         self._requests_seen += 1
-        measured = self._fine_cfo(f["index"], f["phase"])
-        # pre-compensation for the next round (right after this one)
-        residual = self._rng.normal(0.0, self.residual_cfo_std) if self.residual_cfo_std else 0.0
-        self._retune(self._retune_time(f["index"]), self.cfo_estimate + residual)
-
+        # the CFO is updated (and the next round's pre-compensation scheduled)
+        # at the second pilot; until then the frequency in force stays
         record = {"slot": self.slot, "request": count, "index": f["index"],
                   "anchor": _round_half_up(f["index"]), "amp": f["amp"],
-                  "phase": f["phase"], "cfo_measured": measured,
-                  "cfo_estimate": self.cfo_estimate, "applied_offset": residual,
+                  "phase": f["phase"], "cfo_measured": None,
+                  "cfo_estimate": self.cfo_estimate, "applied_offset": 0.0,
+                  "applied": self._retunes[-1][1],
                   "participating": count not in self.drop_requests}
+        self._current_request = record
         if not record["participating"]:
             self._post(self._echo_port, preamble=pmt.from_long(FEEDBACK), clear=pmt.PMT_T)
             self.rounds.append(record)
@@ -343,7 +381,11 @@ class pcp_node_control(gr.sync_block):
             if which == TRIGGER:
                 self._on_trigger(f)
             elif which == REQUEST:
-                forward = self._on_request(f)
+                if self._current_request is not None and \
+                        abs(f["index"] - self._current_request["index"] - self.cfg.sym_len) <= 1.0:
+                    self._on_second_pilot(f)
+                else:
+                    forward = self._on_request(f)
             elif which == FEEDBACK:
                 forward = self._on_feedback(f)
             if forward:
@@ -356,12 +398,12 @@ class pcp_node(gr.hier_block2):
 
     Parameters: config, slot, and the pcp_node_control options (mode, values,
     seed, residual_cfo_std, drop_requests, timing_advance); threshold is the
-    detector's (0: its defaults).
+    detector's (None: config.detect_threshold).
     """
 
     def __init__(self, config, slot, mode="pcp", values="bpsk", seed=0,
                  residual_cfo_std=0.0, drop_requests=(), timing_advance=True,
-                 threshold=0.0):
+                 threshold=None):
         gr.hier_block2.__init__(self, "pcp_node",
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex),
                                 gr.io_signature(1, 1, gr.sizeof_gr_complex))
@@ -373,7 +415,7 @@ class pcp_node(gr.hier_block2):
         self.rx_derotator = cfo_derotator_cc(c.samp_rate, 0.0, False)
         self.detector = preamble_detector_cc(
             [c.trigger().tolist(), c.request().tolist(), c.feedback(slot).tolist()],
-            float(threshold), c.samp_rate)
+            float(c.detect_threshold if threshold is None else threshold), c.samp_rate)
         if self.detector.max_delay() >= c.lookahead:
             raise ValueError(f"config.lookahead: must exceed the detector's delay "
                              f"{self.detector.max_delay()}, got {c.lookahead}")
