@@ -12,6 +12,7 @@ Python helpers:
     ofdm              OFDM carrier maps, pilots and modulator (estimator conventions)
     preambles         Zadoff-Chu and repeated-half OFDM preambles for the detector
     kalman_phase_tracker  message block: wrapped Kalman phase tracking (algorithms.kalman)
+    pcp               phase-coded pilots streaming: PcpConfig, pcp_fusion, pcp_node, run_network
 """
 
 from .cohere_python import *  # noqa: F401,F403
@@ -20,3 +21,4 @@ from .testbed import make_testbed, simulate  # noqa: F401
 from . import preambles  # noqa: F401
 from . import ofdm  # noqa: F401
 from .kalman_tracker import kalman_phase_tracker  # noqa: F401
+from . import pcp  # noqa: F401,E402
