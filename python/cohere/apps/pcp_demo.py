@@ -198,6 +198,11 @@ def main(argv=None):
                             center_freq=args.center_freq, fft_len=args.fft, cp_len=args.cp,
                             active=args.active, oac_symbols=args.oac_symbols,
                             lookahead=args.lookahead, seed=args.seed)
+        worst_cfo = 2 * args.ppm * 1e-6 * args.center_freq
+        if worst_cfo >= 0.9 * cfg.samp_rate / cfg.trigger_len:
+            raise ValueError(f"--ppm: two radios can be {worst_cfo:.0f} Hz apart, beyond 90 % of "
+                             f"the trigger's CFO range samp_rate / trigger_len = "
+                             f"{cfg.samp_rate / cfg.trigger_len:.0f} Hz")
         if not 0 < args.min_distance <= args.max_distance:
             raise ValueError(f"--min-distance/--max-distance: need 0 < min <= max, got "
                              f"{args.min_distance}, {args.max_distance}")
