@@ -264,11 +264,12 @@ def main(argv=None):
     print(f"{PROG}: K={args.nodes} nodes, {result['rounds']} rounds (+2 acquisition/ranging), "
           f"{args.samp_rate / 1e6:g} Msps at {args.center_freq / 1e6:g} MHz, "
           f"{cfg.params_per_round} parameters per node per round ({wall:.1f} s)")
-    print(f"  {'':<22}{'PCP':>10}{'no sync':>10}{'ideal':>10}{'theory':>10}")
-    print(f"  {'phase RMSE (deg)':<22}{rmse_pcp:>10.2f}{rmse_none:>10.2f}{'':>10}"
-          f"{theory_rmse:>10.2f}")
-    print(f"  {'OAC NMSE (dB)':<22}{res_pcp['nmse_db']:>10.2f}{res_none['nmse_db']:>10.2f}"
-          f"{res_pcp['ideal_nmse_db']:>10.2f}{res_pcp['predicted_nmse_db']:>10.2f}")
+    print(f"  {'':<20}{'PCP':>9}{'no sync':>9}{'ideal':>9}")
+    print(f"  {'phase RMSE (deg)':<20}{rmse_pcp:>9.2f}{rmse_none:>9.2f}{'':>9}"
+          f"   closed form (12) + phase noise: {theory_rmse:.2f}")
+    print(f"  {'OAC NMSE (dB)':<20}{res_pcp['nmse_db']:>9.2f}{res_none['nmse_db']:>9.2f}"
+          f"{res_pcp['ideal_nmse_db']:>9.2f}   predicted from the phase errors: "
+          f"{res_pcp['predicted_nmse_db']:.2f}")
     print(f"  nodes per round: min {result['participants_per_round']['min']}, "
           f"late bursts {result['late_bursts']}")
     print(f"  results: {os.path.abspath(json_path)}")
