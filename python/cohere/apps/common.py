@@ -23,3 +23,13 @@ def results_dir(*parts):
     build = os.environ.get("COHERE_BUILD_DIR")
     base = os.path.join(build, "results") if build else os.path.join(os.getcwd(), "results")
     return os.path.join(base, *parts)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse formatter that shows defaults, except None (the help says
+    what None means) and flags."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)

@@ -42,21 +42,15 @@ import time
 
 import numpy as np
 
-from .common import positive_int, results_dir
+from .common import HelpFormatter, positive_int, results_dir
 
 PROG = "cohere demo"
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    def _get_help_string(self, action):
-        if action.default is None or isinstance(action.default, bool):
-            return action.help
-        return super()._get_help_string(action)
-
 
 def build_parser():
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.strip().splitlines()[0],
-                                formatter_class=_HelpFormatter)
+                                formatter_class=HelpFormatter)
     g = p.add_argument_group("scenario")
     g.add_argument("--nodes", "-K", type=positive_int, default=8, help="number of PCP nodes K")
     g.add_argument("--rounds", type=positive_int, default=100,

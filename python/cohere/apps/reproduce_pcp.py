@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from gnuradio.cohere.algorithms import pcp
-from .common import positive_int, results_dir
+from .common import HelpFormatter, positive_int, results_dir
 
 __all__ = ["add_arguments", "run", "main", "compute_items", "point"]
 
@@ -71,14 +71,8 @@ def _nonneg_float(text):
     return value
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter,
-                     argparse.ArgumentDefaultsHelpFormatter):
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
     """Keep the description's layout and show defaults (not None or flags)."""
-
-    def _get_help_string(self, action):
-        if action.default is None or isinstance(action.default, bool):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def add_arguments(parser):

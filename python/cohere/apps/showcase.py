@@ -61,7 +61,7 @@ import time
 
 import numpy as np
 
-from .common import positive_int, results_dir
+from .common import HelpFormatter, positive_int, results_dir
 
 __all__ = ["main", "crb_std_hz", "pn_cfo_std_hz", "pn_drift_rms_rad", "estimate",
            "zadoff_chu"]
@@ -198,23 +198,13 @@ def estimate(y, block, samp_rate, window):
 # ----------------------------------------------------------------------------
 
 
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except None (described in the help) and flags."""
-
-    def _get_help_string(self, action):
-        if action.default is None or isinstance(action.default, bool):
-            return action.help
-        return super()._get_help_string(action)
-
-
 def build_parser():
     p = argparse.ArgumentParser(
         prog="cohere showcase",
         description=__doc__.strip().splitlines()[0] + " Node 0 transmits a repeated "
         "Zadoff-Chu pilot; nodes 1 and 2 estimate CFO and phase, compared with the "
         "emulator's ground truth and the Cramer-Rao bound.",
-        formatter_class=_HelpFormatter)
+        formatter_class=HelpFormatter)
     g = p.add_argument_group("testbed")
     g.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     g.add_argument("--samp-rate", type=float, default=1e6, help="sample rate fs (Hz)")
