@@ -113,6 +113,21 @@ def _stats(analysis):
     return err, float(np.degrees(np.sqrt(np.mean(err ** 2)))) if err.size else float("nan")
 
 
+def _decorate(ax, xlabel, ylabel):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _save(plt, fig, out_dir, name):
+    fig.tight_layout()
+    path = os.path.join(out_dir, f"demo_{name}.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot(out_dir, res_pcp, res_none, err_pcp, theory_sigma, per_round):
     import matplotlib
 
@@ -135,10 +150,7 @@ def plot(out_dir, res_pcp, res_none, err_pcp, theory_sigma, per_round):
     axes[0].set_ylabel("quadrature")
     axes[1].legend(loc="upper right", fontsize=8)
     fig.suptitle("Superposed OAC values at the fusion node")
-    fig.tight_layout()
-    paths["constellation"] = os.path.join(out_dir, "demo_constellation.png")
-    fig.savefig(paths["constellation"], dpi=110)
-    plt.close(fig)
+    paths["constellation"] = _save(plt, fig, out_dir, "constellation")
 
     fig, ax = plt.subplots(figsize=(6, 4.4))
     deg = np.degrees(np.sort(np.abs(err_pcp)))
@@ -148,29 +160,17 @@ def plot(out_dir, res_pcp, res_none, err_pcp, theory_sigma, per_round):
     if sig.size:
         cdf = np.mean([2 * norm.cdf(np.radians(grid) / s) - 1 for s in sig], axis=0)
         ax.plot(grid, cdf, "--", label="closed form (13), sigma from (12) + phase noise")
-    ax.set_xlabel("|phase error| (deg)")
-    ax.set_ylabel("CDF")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _decorate(ax, "|phase error| (deg)", "CDF")
     ax.set_title("Phase error of each node's component at the fusion")
-    fig.tight_layout()
-    paths["phase_cdf"] = os.path.join(out_dir, "demo_phase_cdf.png")
-    fig.savefig(paths["phase_cdf"], dpi=110)
-    plt.close(fig)
+    paths["phase_cdf"] = _save(plt, fig, out_dir, "phase_cdf")
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for key, style in (("pcp", "-"), ("no_sync", "-"), ("ideal", "--")):
         if per_round.get(key):
             ax.plot(np.arange(1, len(per_round[key]) + 1), per_round[key], style, label=key)
-    ax.set_xlabel("round")
-    ax.set_ylabel("OAC NMSE (dB)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _decorate(ax, "round", "OAC NMSE (dB)")
     ax.set_title("OAC NMSE per round")
-    fig.tight_layout()
-    paths["nmse"] = os.path.join(out_dir, "demo_nmse.png")
-    fig.savefig(paths["nmse"], dpi=110)
-    plt.close(fig)
+    paths["nmse"] = _save(plt, fig, out_dir, "nmse")
     return paths
 
 
