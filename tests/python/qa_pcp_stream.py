@@ -241,3 +241,37 @@ def test_node_rejects_bad_parameters():
         pcp.pcp_node_control("not a config", 1)
     with pytest.raises(ValueError, match="rounds"):
         pcp.pcp_fusion_control(c, rounds=-1)
+
+
+def test_control_blocks_survive_nonfinite_samples_and_malformed_tags():
+    """NaN/Inf samples never crash the fusion's control block or poison a
+    later round (each round measures its own noise floor and windows), and a
+    malformed sync_peak tag is counted and dropped by a node (not forwarded
+    to its burst scheduler)."""
+    import pmt
+    from gnuradio import blocks, gr
+
+    c = pcp.PcpConfig(num_nodes=2, oac_symbols=1)
+    n = c.samples_for(3)
+    x = np.zeros(n, np.complex64)
+    x[c.request_time(0):c.request_time(1)] = np.nan  # round 0 all NaN
+    x[c.request_time(1) + 100] = np.inf
+    tb = gr.top_block()
+    src = blocks.vector_source_c(x.tolist(), False)
+    fusion = pcp.pcp_fusion_control(c, rounds=3)
+    tb.connect(src, fusion, blocks.null_sink(gr.sizeof_gr_complex))
+    tb.run()
+    assert [r["round"] for r in fusion.results] == [0, 1, 2]
+    assert all(r["participants"] == [] for r in fusion.results)
+    assert np.isfinite(fusion.results[2]["noise_var"])
+
+    bad = gr.tag_utils.python_to_tag((10, pmt.intern("sync_peak"), pmt.from_long(3)))
+    good = gr.tag_utils.python_to_tag((20, pmt.intern("other"), pmt.PMT_T))
+    tb = gr.top_block()
+    src = blocks.vector_source_c([0j] * 100, False, 1, [bad, good])
+    node = pcp.pcp_node_control(c, 1)
+    snk = blocks.vector_sink_c()
+    tb.connect(src, node, snk)
+    tb.run()
+    assert node.malformed == 1
+    assert [(t.offset, pmt.symbol_to_string(t.key)) for t in snk.tags()] == [(20, "other")]
