@@ -29,7 +29,7 @@ Measured against ground truth
 * OAC NMSE of the fusion's sums against the true sums; "ideal" is the NMSE
   with every component perfectly aligned and the same receiver noise;
 * the NMSE predicted from the measured phase-error statistics,
-  (2 - 2 E cos eps) sum |d|^2 + ideal error, and the closed-form phase error
+  sum over REs of |d|^2 (2 - 2 cos eps) + ideal error, and the closed-form phase error
   (12) (+ phase noise) evaluated with the run's schedule and link budgets.
 """
 

@@ -157,6 +157,7 @@ def analyze(run, skip_rounds=2):
     truth = np.zeros_like(sums)
     ideal = np.zeros_like(sums)
     re_err = []
+    spread = 0.0  # sum over data REs of |d|^2 (2 - 2 cos eps)
     for i, rec in enumerate(recs):
         t1, t4 = rec["t1"], rec["t1"] + c.t4
         rho = rec["rho"]
@@ -184,7 +185,9 @@ def analyze(run, skip_rounds=2):
             phase_err[i, k - 1] = wrap(np.angle(z) - c.theta_des)
             amp_ratio[i, k - 1] = np.abs(z) / rho
             re = spec[:, data] / (rho * X[:, data])
-            re_err.append(wrap(np.angle(re) - c.theta_des).ravel())
+            eps = wrap(np.angle(re) - c.theta_des)
+            re_err.append(eps.ravel())
+            spread += float(np.sum(np.abs(X[:, data]) ** 2 * (2.0 - 2.0 * np.cos(eps))))
         sums[i] = rec["sums"]
         if rho > 0 and "spectra" in rec:
             noise = (rec["spectra"] - total)[:, data].ravel()
@@ -195,11 +198,9 @@ def analyze(run, skip_rounds=2):
     ideal_err = float(np.sum(np.abs(ideal - truth) ** 2))
     # prediction from the phase-error statistics (independent nodes and
     # zero-mean parameters): E|sum_k d_k (e^{j eps} - 1)|^2 = sum_k |d_k|^2 (2 - 2 E cos eps)
-    if len(re_err):
-        spread = 2.0 - 2.0 * float(np.mean(np.cos(re_err)))
-        predicted = spread * _sent_energy(run, recs) + ideal_err
-    else:
-        predicted = float("nan")
+    # prediction from the phase errors (independent zero-mean parameters):
+    # E|sum_k d_k (e^{j eps_k} - 1)|^2 = sum_k |d_k|^2 (2 - 2 cos eps_k), per RE
+    predicted = spread + ideal_err if len(re_err) else float("nan")
     return {
         "phase_err": phase_err, "amp_ratio": amp_ratio, "participants": participants,
         "sent": sent, "sums": sums, "truth": truth, "ideal": ideal, "re_err": re_err,
@@ -207,19 +208,6 @@ def analyze(run, skip_rounds=2):
         "predicted_nmse_db": nmse_db(predicted, ref) if np.isfinite(predicted) else float("nan"),
         "rounds": R,
     }
-
-
-def _sent_energy(run, recs):
-    """sum over rounds and participating nodes of sum |d|^2."""
-    c = run.config
-    total = 0.0
-    for rec in recs:
-        for k in rec["participants"]:
-            node_rec = next((n for n in run.nodes.get(k, [])
-                             if abs(n["index"] - rec["t1"]) < c.period / 2), None)
-            if node_rec is not None and "values" in node_rec:
-                total += float(np.sum(np.abs(node_rec["values"]) ** 2))
-    return total
 
 
 def _true_cfo(hub, k):
