@@ -13,6 +13,7 @@ Python helpers:
     preambles         Zadoff-Chu and repeated-half OFDM preambles for the detector
     kalman_phase_tracker  message block: wrapped Kalman phase tracking (algorithms.kalman)
     pcp               phase-coded pilots streaming: PcpConfig, pcp_fusion, pcp_node, run_network
+    tdd               broken-TDD phase sync streaming: TddStreamConfig, tdd_ap, run_tdd_stream
 """
 
 from .cohere_python import *  # noqa: F401,F403
@@ -22,3 +23,4 @@ from . import preambles  # noqa: F401
 from . import ofdm  # noqa: F401
 from .kalman_tracker import kalman_phase_tracker  # noqa: F401
 from . import pcp  # noqa: F401,E402
+from . import tdd  # noqa: F401,E402

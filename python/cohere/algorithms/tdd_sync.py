@@ -97,7 +97,7 @@ __all__ = [
     "SystemParams", "Reading", "READINGS", "SlotSchedule", "sigma_nu2", "kalman_variances",
     "leading_singular_vectors", "sync_vectors", "one_way_estimates", "one_way_mse_theory",
     "rate_26", "simulate_se", "ap1_only_se", "ap1_only_se_theory", "g_norms", "schedules",
-    "burn_in_frames",
+    "burn_in_frames", "wiener_error_variances",
 ]
 
 
@@ -218,6 +218,42 @@ def kalman_variances(F, c_nu, sp):
     s2 = sigma_nu2(c_nu, sp)
     kh = sp.K // 2
     return ((8.0 * F * sp.tau_c - 4.0 * (sp.i2 - kh)) * s2, 2.0 * (sp.i1 - kh) * s2)
+
+
+def wiener_error_variances(F, c_nu, sp, sigma_mu2):
+    """Steady state of the Kalman filter (17)-(19) on the physical Wiener model.
+
+    (15)-(16) treat zeta_n as independent increments and correlate them with
+    the measurement noise of the same step only. With d = nu_2 - nu_1 a Wiener
+    process (2 sigma_nu^2 per sample), alpha_n = d(i2) + d([i2]_{K/2}) and
+    xi_n = d(i1) - d([i1]_{K/2}) of frame n, the exact second moments are
+        cov(zeta_n, xi_n)     = s_xi      (in the model)
+        cov(zeta_{n+1}, xi_n) = s_xi      (not in the model: [K/2, i1] of frame n
+                                          is inside the next increment too)
+        cov(zeta_n, zeta_{n+1}) = c_z = 2 (i2 - floor(K/2)) sigma_nu^2   (not in the model)
+    With the steady gain kappa of (17), the prediction error
+    e_n = alpha_{n+1} - alphahat_n = (1 - kappa) e_{n-1} + zeta_{n+1} - kappa (xi_n + mu_n)
+    has the variance
+        V = [s_zeta + kappa^2 (s_xi + s_mu) - 2 kappa (1 - kappa) s_xi
+             - 2 kappa s_xi + 2 (1 - kappa) c_z] / (2 kappa - kappa^2),
+    the a-posteriori error alpha_n - alphahat_n
+        V_post = (1 - kappa)^2 V + kappa^2 (s_xi + s_mu) - 2 kappa (1 - kappa) s_xi.
+    Without the two extra terms V equals the filter's own P (it is (19) at
+    its fixed point). Returns a dict: P (the filter's steady P_n), kappa, V,
+    V_post, ratio = V / P, ratio_post = V_post / (P - s_zeta)."""
+    sz, sx = kalman_variances(F, c_nu, sp)
+    smu = float(sigma_mu2)
+    if not (math.isfinite(smu) and smu > 0.0):
+        raise ValueError(f"sigma_mu2 must be finite and > 0, got {sigma_mu2!r}")
+    P = float(WrappedPhaseKalman.riccati_fixed_point(sz, sx, smu))
+    k = (P + sx) / (P + 3.0 * sx + smu)
+    cz = 2.0 * (sp.i2 - sp.K // 2) * sigma_nu2(c_nu, sp)
+    V = (sz + k * k * (sx + smu) - 2.0 * k * (1.0 - k) * sx - 2.0 * k * sx
+         + 2.0 * (1.0 - k) * cz) / (2.0 * k - k * k)
+    V_post = (1.0 - k) ** 2 * V + k * k * (sx + smu) - 2.0 * k * (1.0 - k) * sx
+    return {"P": P, "kappa": k, "V": V, "V_post": V_post, "ratio": V / P,
+            "ratio_post": V_post / (P - sz), "sigma_zeta2": sz, "sigma_xi2": sx,
+            "sigma_mu2": smu}
 
 
 # ----------------------------------------------------------------------------
