@@ -6,7 +6,7 @@
 
 #include "phase_precoder_cc_impl.h"
 #include <gnuradio/io_signature.h>
-#include <volk/volk.h>
+#include "kernels/vector_ops.h"
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -59,9 +59,6 @@ phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
         throw std::invalid_argument("phase_precoder_cc: gain must be finite, got " +
                                     complex_str(gain));
     update_constant();
-    // the same alignment request as blocks.multiply_const_cc (aligned volk calls)
-    const int alignment_multiple = volk_get_alignment() / sizeof(gr_complex);
-    set_alignment(std::max(1, alignment_multiple));
     message_port_register_in(d_cmd_port);
     set_msg_handler(d_cmd_port, [this](const pmt::pmt_t& msg) { handle_cmd(msg); });
 }
@@ -181,8 +178,10 @@ int phase_precoder_cc_impl::work(int noutput_items,
     while (pos < end) {
         const uint64_t next = d_commands.next_due(pos, due) ? std::min(due, end) : end;
         if (next > pos) {
-            volk_32fc_s32fc_multiply_32fc(
-                out + (pos - start), in + (pos - start), d_c, static_cast<unsigned>(next - pos));
+            // element-wise without fused multiply-add: the output does not
+            // depend on how the scheduler cuts the stream (a SIMD kernel with
+            // a scalar tail would round the tail differently)
+            kernels::cscale(out + (pos - start), in + (pos - start), d_c, next - pos);
             pos = next;
             continue;
         }

@@ -13,6 +13,19 @@ namespace kernels {
 // All loops work on interleaved floats so the compiler vectorizes them.
 
 COHERE_CLONES
+void cscale(gr_complex* __restrict out, const gr_complex* __restrict x, gr_complex g, size_t n)
+{
+    float* __restrict o = reinterpret_cast<float*>(out);
+    const float* __restrict xp = reinterpret_cast<const float*>(x);
+    const float gr = g.real(), gi = g.imag();
+    for (size_t k = 0; k < n; k++) {
+        const float xr = xp[2 * k], xi = xp[2 * k + 1];
+        o[2 * k] = gr * xr - gi * xi;
+        o[2 * k + 1] = gr * xi + gi * xr;
+    }
+}
+
+COHERE_CLONES
 void cmac(gr_complex* __restrict s, const gr_complex* __restrict x, gr_complex g, size_t n)
 {
     float* __restrict sp = reinterpret_cast<float*>(s);

@@ -24,6 +24,8 @@ namespace gr {
 namespace cohere {
 namespace kernels {
 
+//! out[k] = g * x[k] (element-wise, the same bits whatever n or alignment)
+COHERE_API void cscale(gr_complex* out, const gr_complex* x, gr_complex g, size_t n);
 //! s[k] += g * x[k]
 COHERE_API void cmac(gr_complex* s, const gr_complex* x, gr_complex g, size_t n);
 //! out[k] = g * x[k] * r[k]
