@@ -67,6 +67,11 @@ class tdd_ap_control(gr.sync_block):
     ap : 1 or 2
     G : the inter-AP channel AP 2 -> AP 1 as this AP knows it (N x N; any
         common phase)
+    nsamples : RX samples the AP's source delivers (0: unlimited). AP 2 does
+        not wait for estimates that would apply at a TX index >= nsamples
+        (never on the air): at the end of a finite run the central unit may
+        already have stopped, as GNU Radio ends message-only blocks once a
+        neighbour is done.
 
     Message ports: out `alpha` ({frame, phase, time}: the one-way estimate),
     out `cmd` (AP 2: to the precoders), in `est` (AP 2: kalman_phase_tracker
@@ -74,7 +79,7 @@ class tdd_ap_control(gr.sync_block):
     [(frame, apply index, theta, P, gain)], `stall_calls`.
     """
 
-    def __init__(self, config, ap, G):
+    def __init__(self, config, ap, G, nsamples=0):
         if not isinstance(config, TddStreamConfig):
             raise ValueError(f"config: expected a TddStreamConfig, got {type(config).__name__}")
         if ap not in (1, 2):
@@ -85,6 +90,9 @@ class tdd_ap_control(gr.sync_block):
             raise ValueError(f"G: expected a finite {c.N}x{c.N} matrix, got shape {G.shape}")
         gr.sync_block.__init__(self, name=f"tdd_ap{ap}_control",
                                in_sig=[np.complex64] * c.N, out_sig=[np.complex64] * c.N)
+        if int(nsamples) < 0:
+            raise ValueError(f"nsamples: must be >= 0, got {nsamples!r}")
+        self.nsamples = int(nsamples)
         self.ap = ap
         self._log, self._debug = block_loggers(f"tdd_ap{ap}_control")
         x1, u2 = tdd_sync.sync_vectors(G)
@@ -221,7 +229,7 @@ class tdd_ap_control(gr.sync_block):
             while True:
                 m = self._next_apply
                 gate = c.apply_index(m) - D                         # output item index
-                if gate >= r0 + n:
+                if gate >= r0 + n or (self.nsamples and c.apply_index(m) >= self.nsamples):
                     break
                 if m not in self._est:
                     n = gate - r0
@@ -248,17 +256,18 @@ class tdd_ap_control(gr.sync_block):
 
 
 class tdd_ap(gr.hier_block2):
-    """One AP: N RX streams in, N TX streams out (see the module doc).
+    """One AP: N RX streams in, N TX streams out (see the module doc);
+    parameters as tdd_ap_control.
 
     AP 2 has a phase_precoder_cc per antenna, commanded by its control block;
     connect `est` (kalman_phase_tracker output) to it. Both APs publish
     `alpha` (their one-way estimates)."""
 
-    def __init__(self, config, ap, G):
+    def __init__(self, config, ap, G, nsamples=0):
         c = config
         sig = gr.io_signature(c.N, c.N, gr.sizeof_gr_complex)
         gr.hier_block2.__init__(self, f"tdd_ap{ap}", sig, sig)
-        self.control = tdd_ap_control(c, ap, G)
+        self.control = tdd_ap_control(c, ap, G, nsamples)
         self.delays = [blocks.delay(gr.sizeof_gr_complex, c.lookahead) for _ in range(c.N)]
         self.precoders = [phase_precoder_cc(0.0) for _ in range(c.N)] if ap == 2 else []
         for a in range(c.N):

@@ -25,6 +25,7 @@ tau_u = tau_c - K - 2 tau_g - tau_d.
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -45,8 +46,11 @@ class TddStreamConfig:
                   the sync after beamforming sees rho ||G||_op^2 / noise
     tau_c, tau_g, tau_d   slot, guard and downlink lengths (samples)
     samp_rate, center_freq   Hz (the paper's 20 MHz at 2 GHz)
-    lookahead     D: an AP's TX sample t depends on its RX samples up to t - D
-                  (must fit the pilot -> downlink turnaround, see validate())
+    lookahead     D: an AP's TX sample t depends on its RX samples up to t - D;
+                  at most max_lookahead (the pilot -> downlink turnaround and
+                  the gap from i2 to AP 2's next transmission); None: that
+                  maximum (the emulator advances about D samples per step, so
+                  the largest D runs fastest)
     beta_g        large-scale gain of the inter-AP channel G (linear)
     snr_ul_db     uplink pilot SNR per AP antenna (dB), sets the channel
                   estimates' quality (high: the paper's LMMSE estimates of a
@@ -65,7 +69,7 @@ class TddStreamConfig:
     tau_d: int = 42
     samp_rate: float = 20e6
     center_freq: float = 2e9
-    lookahead: int = 48
+    lookahead: Optional[int] = None
     beta_g: float = 1.0
     snr_ul_db: float = 30.0
     noise_power: float = 1.0
@@ -76,6 +80,11 @@ class TddStreamConfig:
             if not ok:
                 raise ValueError(f"{name}: {why}, got {getattr(self, name)!r}")
 
+        if self.lookahead is None:
+            object.__setattr__(self, "lookahead", 1)   # placeholder until the geometry is checked
+            auto = True
+        else:
+            auto = False
         for name in ("N", "K", "F", "tau_c", "tau_g", "tau_d", "lookahead", "seed"):
             v = getattr(self, name)
             need(isinstance(v, (int, np.integer)) and not isinstance(v, bool), name,
@@ -96,6 +105,9 @@ class TddStreamConfig:
         need(self.beta_g > 0, "beta_g", "must be > 0")
         need(self.noise_power > 0, "noise_power", "must be > 0")
         need(self.lookahead >= 1, "lookahead", "must be >= 1")
+        need(self.max_lookahead >= 1, "tau_c", "leaves no pilot -> downlink turnaround")
+        if auto:
+            object.__setattr__(self, "lookahead", self.max_lookahead)
         need(self.lookahead <= self.max_lookahead, "lookahead",
              f"must be <= {self.max_lookahead}: the downlink (from p = {self.pilot_p}) "
              f"beamforms with the uplink pilots of the same slot (up to p = {self.K}), and "

@@ -130,7 +130,7 @@ def run_tdd_stream(config, frames, burn_in=None, max_noutput_items=None):
     for node, ap in ((AP1, 1), (AP2, 2)):
         src = virtual_radio_source_c(hub, node, c.N, nsamples)
         sink = virtual_radio_sink_c(hub, node, c.N)
-        block = aps[ap] = tdd_ap(c, ap, G_known)
+        block = aps[ap] = tdd_ap(c, ap, G_known, nsamples)
         for a in range(c.N):
             tb.connect((src, a), (block, a))
             tb.connect((block, a), (sink, a))
