@@ -181,3 +181,31 @@ def test_single_antenna_aps_and_several_users_track():
     sd = _relative_std_of_variance(th["kappa"], a["frames"])
     assert abs(a["ratio_pred"] / th["ratio"] - 1.0) < 4 * sd, (a["ratio_pred"], th["ratio"])
     assert a["max_err_sigma"] < 5.0
+
+
+# ----------------------------------------------------------------------------
+# the app
+# ----------------------------------------------------------------------------
+
+def test_app_stream_writes_json_and_png(tmp_path):
+    """`cohere reproduce tdd-kalman --stream` (short run, N = 1) ends by itself
+    with exit code 0, prints its summary, writes tdd_stream.json (with the
+    measured ratio, wraps and beamforming gains) and tdd_stream.png; a bad
+    antenna count is refused with a message naming the option."""
+    import json
+
+    from cohere_testing import run_app
+
+    out = tmp_path / "out"
+    proc = run_app(tmp_path, "reproduce", "tdd-kalman", "--stream", "--stream-N", 1,
+                   "--stream-frames", 40, "--out-dir", out, timeout=120)
+    assert "tracked error (ground truth)" in proc.stdout
+    with open(out / "tdd_stream.json") as f:
+        summary = json.load(f)
+    for key in ("ratio_pred", "P_mean", "wraps", "bf_gain_db", "bf_pred_db", "acceptance"):
+        assert key in summary
+    assert summary["frames"] >= 40
+    assert (out / "tdd_stream.png").stat().st_size > 10_000
+    bad = run_app(tmp_path, "reproduce", "tdd-kalman", "--stream", "--stream-N", 9,
+                  "--out-dir", out, check=False, timeout=60)
+    assert bad.returncode != 0 and "--stream-N" in bad.stderr

@@ -84,6 +84,8 @@ def add_arguments(p):
                    help="SE curves as JSON (default: OUT_DIR/tdd_kalman.json): a list of "
                    '{"c_nu", "snr_ap_db", "method", "reading", "F", "se"}')
     o.add_argument("--no-plot", action="store_true", help="skip the PNGs")
+    from .reproduce_tdd_stream import add_stream_arguments
+    add_stream_arguments(p)
     return p
 
 
@@ -287,8 +289,18 @@ def _acceptance_text(key, r, quick):
 # run
 # ----------------------------------------------------------------------------
 
-def run(args):
+def run(args, parser_error=None):
     t0 = time.monotonic()
+    if getattr(args, "stream", False):
+        from .reproduce_tdd_stream import run_stream
+
+        def fail(msg):
+            raise SystemExit(f"cohere reproduce tdd-kalman: error: {msg}")
+        out_dir = args.out_dir or results_dir("tdd_kalman")
+        os.makedirs(out_dir, exist_ok=True)
+        code = run_stream(args, out_dir, parser_error or fail)
+        print(f"done in {time.monotonic() - t0:.1f} s")
+        return code
     frames = args.frames or (2000 if args.quick else 10_000)
     f_max = min(args.f_max, 4) if args.quick else args.f_max
     F_values = list(range(1, f_max + 1))
@@ -348,7 +360,7 @@ def run(args):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="cohere reproduce tdd-kalman", description=__doc__)
     add_arguments(p)
-    return run(p.parse_args(argv))
+    return run(p.parse_args(argv), p.error)
 
 
 if __name__ == "__main__":
