@@ -214,3 +214,16 @@ def test_app_stream_writes_json_and_png(tmp_path):
     bad = run_app(tmp_path, "reproduce", "tdd-kalman", "--stream", "--stream-N", 9,
                   "--out-dir", out, check=False, timeout=60)
     assert bad.returncode != 0 and "--stream-N" in bad.stderr
+
+
+def test_inter_ap_channel_reads_G_from_the_emulator():
+    """cohere.tdd.inter_ap_channel (what the GRC AP block uses with the Virtual
+    Testbed) gives the scenario's G = diag(r_AP1) A diag(t_AP2) exactly."""
+    from gnuradio.cohere import make_testbed
+    from gnuradio.cohere.tdd import inter_ap_channel
+    from gnuradio.cohere.tdd.network import AP1, AP2, scenario
+
+    c = tdd.TddStreamConfig(N=3, K=2)
+    kwargs, G, _ = scenario(c)
+    hub = make_testbed(2 + c.K, c.samp_rate, c.center_freq, **kwargs)
+    np.testing.assert_allclose(inter_ap_channel(hub, AP1, AP2), G, rtol=1e-6, atol=1e-7)

@@ -16,4 +16,5 @@ gnuradio.cohere.kalman_phase_tracker.
 
 from .config import TddStreamConfig, dl_symbols  # noqa: F401
 from .blocks import tdd_ap, tdd_ap_control, tdd_central_unit  # noqa: F401
-from .network import TddRun, analyze, run_tdd_stream, sync_snr_db, true_alpha  # noqa: F401
+from .network import (TddRun, analyze, inter_ap_channel, run_tdd_stream,  # noqa: F401
+                      sync_snr_db, true_alpha)

@@ -304,3 +304,15 @@ def beamforming_gain(run, nu, user, frames):
     db = lambda v: 10.0 * math.log10(float(np.mean(np.concatenate(v))) / norm)  # noqa: E731
     return {"bf_gain_db": db(meas), "bf_pred_db": db(pred), "bf_nosync_db": db(pred0),
             "bf_amplitudes": (A1, A2), "bf_samples": int(sum(len(m) for m in meas))}
+
+
+def inter_ap_channel(hub, ap1, ap2):
+    """G = diag(r_AP1) A diag(t_AP2): the channel AP 2 -> AP 1 with both APs'
+    chain gains (N x N), read from an emulator's ground truth (hub nodes ap1
+    and ap2). What a tdd_ap needs as G with the Virtual Testbed, e.g. in GRC:
+    cohere.tdd.inter_ap_channel(cohere_virtual_testbed_0, 0, 1)."""
+    n1, n2 = hub.num_antennas(ap1), hub.num_antennas(ap2)
+    A = np.asarray(hub.link_gain(ap2, ap1), dtype=complex).reshape(n1, n2)
+    r = np.asarray(hub.rx_gains(ap1), dtype=complex)
+    t = np.asarray(hub.tx_gains(ap2), dtype=complex)
+    return r[:, None] * A * t[None, :]
