@@ -16,6 +16,8 @@ Example (every key is documented in docs/testbed.md)::
       - {id: 1, radio: uhd, args: "type=b200,serial=31ABCDE", tx_gain: 50, rx_gain: 30}
       - {id: 2, radio: pluto, uri: "usb:1.5.5", latency: 4123}
       - {id: 3, radio: soapy, args: "driver=lime"}
+    pcp: {rounds: 20, oac_symbols: 4}     # the run of `cohere fusion` / `cohere node`
+    zmq: {hub: "tcp://127.0.0.1:5600", fusion: "tcp://127.0.0.1:5610", timeout: 2.0}
 
 Every problem raises TestbedError (a ValueError) naming the node and key.
 """
@@ -28,12 +30,12 @@ from typing import Optional
 import yaml
 
 __all__ = ["FAMILIES", "ROLES", "TestbedError", "NodeConfig", "Testbed", "load_testbed",
-           "store_latency"]
+           "store_latency", "parse_endpoint"]
 
 FAMILIES = ("sim", "uhd", "pluto", "soapy")
 ROLES = ("fusion", "node")
 
-_TOP_KEYS = {"name", "fc", "fs", "seed", "emulator", "nodes"}
+_TOP_KEYS = {"name", "fc", "fs", "seed", "emulator", "nodes", "pcp", "zmq"}
 _NODE_KEYS = {"id", "role", "radio", "antennas", "args", "uri", "serial", "tx_gain", "rx_gain",
               "position", "latency", "latency_spread", "ppm", "phase_noise", "speed", "angle",
               "noise_power", "buffer_size"}
@@ -46,6 +48,20 @@ _EMULATOR_NUMBERS = {"noise_power", "path_loss_exponent", "ref_loss_db", "ref_di
                      "shadowing_db", "chain_gain_std_db", "chain_phase_spread", "leakage_db",
                      "loopback_db"}
 _EMULATOR_FLAGS = {"rayleigh", "half_duplex", "sfo"}
+
+# `pcp`: the run of the fusion and node apps (PcpConfig fields and pcp_node options)
+_PCP_INTS = {"rounds", "fft_len", "cp_len", "active", "pilot_spacing", "oac_symbols", "guard",
+             "lookahead", "margin", "g_u", "g_d", "idle", "start", "trigger_len", "seed",
+             "value_seed"}
+_PCP_FLOATS = {"theta_des", "feedback_amp", "min_snr_db", "detect_threshold"}
+_PCP_CHOICES = {"mode": ("pcp", "none"), "values": ("bpsk", "uniform", "gaussian")}
+_PCP_FLAGS = {"timing_advance"}
+PCP_DEFAULTS = {"rounds": 10, "mode": "pcp", "values": "bpsk", "value_seed": 0,
+                "timing_advance": True}
+
+# `zmq`: where the hub and the fusion listen, and the liveness timeouts
+ZMQ_DEFAULTS = {"hub": "tcp://127.0.0.1:5600", "fusion": "tcp://127.0.0.1:5610",
+                "timeout": 2.0, "join_timeout": 30.0, "rate": 0.0}
 
 
 class TestbedError(ValueError):
@@ -83,6 +99,8 @@ class Testbed:
     seed: int = 0
     emulator: dict = field(default_factory=dict)
     path: Optional[str] = None
+    pcp: dict = field(default_factory=lambda: dict(PCP_DEFAULTS))
+    zmq: dict = field(default_factory=lambda: dict(ZMQ_DEFAULTS))
 
     def node(self, node_id):
         for n in self.nodes:
@@ -165,6 +183,76 @@ def _parse_node(i, raw):
     return n
 
 
+def parse_endpoint(text, where="endpoint"):
+    """(host, port) of a 'tcp://HOST:PORT' endpoint; TestbedError otherwise."""
+    if not isinstance(text, str) or not text.startswith("tcp://") or ":" not in text[6:]:
+        raise TestbedError(f"{where} must be 'tcp://HOST:PORT', got {text!r}")
+    host, _, port = text[6:].rpartition(":")
+    try:
+        port = int(port)
+    except ValueError:
+        port = -1
+    if not host or not 1 <= port <= 65534:
+        raise TestbedError(f"{where} must be 'tcp://HOST:PORT' with PORT in 1..65534, got {text!r}")
+    return host, port
+
+
+def _parse_pcp(where, raw):
+    where = f"{where}: pcp"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise TestbedError(f"{where} must be a mapping")
+    known = _PCP_INTS | _PCP_FLOATS | set(_PCP_CHOICES) | _PCP_FLAGS
+    unknown = set(raw) - known
+    if unknown:
+        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(known)})")
+    out = dict(PCP_DEFAULTS)
+    for key, value in raw.items():
+        if key in _PCP_INTS:
+            if value is None and key in ("g_u", "g_d", "idle", "start"):
+                out[key] = None
+                continue
+            v = _number(where, key, value)
+            if v != int(v):
+                raise TestbedError(f"{where}: {key} must be an integer, got {value!r}")
+            out[key] = int(v)
+        elif key in _PCP_FLOATS:
+            out[key] = _number(where, key, value)
+        elif key in _PCP_FLAGS:
+            if not isinstance(value, bool):
+                raise TestbedError(f"{where}: {key} must be true or false, got {value!r}")
+            out[key] = value
+        else:
+            if value not in _PCP_CHOICES[key]:
+                raise TestbedError(f"{where}: {key} must be one of {list(_PCP_CHOICES[key])}, "
+                                   f"got {value!r}")
+            out[key] = value
+    if out["rounds"] < 1:
+        raise TestbedError(f"{where}: rounds must be >= 1, got {out['rounds']}")
+    return out
+
+
+def _parse_zmq(where, raw):
+    where = f"{where}: zmq"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise TestbedError(f"{where} must be a mapping")
+    unknown = set(raw) - set(ZMQ_DEFAULTS)
+    if unknown:
+        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} "
+                           f"(known: {sorted(ZMQ_DEFAULTS)})")
+    out = dict(ZMQ_DEFAULTS)
+    out.update(raw)
+    for key in ("hub", "fusion"):
+        parse_endpoint(out[key], f"{where}: {key}")
+    for key in ("timeout", "join_timeout"):
+        out[key] = _number(where, key, out[key], positive=True)
+    out["rate"] = _number(where, "rate", out["rate"], minimum=0)
+    return out
+
+
 def load_testbed(source):
     """Load and validate a testbed from a YAML file path or a dict."""
     path = None
@@ -217,7 +305,8 @@ def load_testbed(source):
     if len(nodes) > 64:
         raise TestbedError(f"{where}: at most 64 nodes, got {len(nodes)}")
     return Testbed(fc=fc, fs=fs, nodes=nodes, name=str(raw.get("name", "testbed")),
-                   seed=int(raw.get("seed", 0)), emulator=dict(emulator), path=path)
+                   seed=int(raw.get("seed", 0)), emulator=dict(emulator), path=path,
+                   pcp=_parse_pcp(where, raw.get("pcp")), zmq=_parse_zmq(where, raw.get("zmq")))
 
 
 def store_latency(path, node_id, latency, spread=None):

@@ -16,6 +16,9 @@ APPS = {
     "bench": "bench",
     "reproduce": "reproduce",
     "calibrate-latency": "calibrate_latency",
+    "hub": "hub",
+    "node": "node",
+    "fusion": "fusion",
 }
 
 

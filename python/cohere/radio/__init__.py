@@ -31,6 +31,7 @@ class Radio:
     nchan: int = 1
     description: str = ""
     blocks: list = field(default_factory=list)  # extra blocks to keep alive
+    connection: Any = None  # sim across processes: the HubConnection (join() before start)
 
 
 def make_hub(testbed, **overrides):
@@ -39,16 +40,22 @@ def make_hub(testbed, **overrides):
     return sim.make_hub(testbed, **overrides)
 
 
-def open_radio(testbed, node_id, hub=None, nsamples=0):
+def open_radio(testbed, node_id, hub=None, nsamples=0, hub_endpoint=None):
     """Open the radio of node `node_id` of a testbed (see testbed_file).
 
     Args:
         testbed: a Testbed (cohere.testbed_file.load_testbed).
         node_id: the node's id.
-        hub: the emulator hub (make_hub), required for the `sim` family.
+        hub: the emulator hub (make_hub), for the `sim` family in this process.
         nsamples: `sim` only: the source finishes after this many samples.
+        hub_endpoint: `sim` without a hub: the control endpoint of a
+            `cohere hub` process; the radio is then its connection
+            (radio.connection.join() before starting the flowgraph).
     """
     node = testbed.node(node_id)
+    if node.radio == "sim" and hub is None and hub_endpoint is not None:
+        from . import sim
+        return sim.open_remote(testbed, node, hub_endpoint)
     if node.radio == "sim":
         from . import sim as family
     elif node.radio == "uhd":

@@ -11,6 +11,13 @@ def make_hub(testbed, **overrides):
     """Build the channel_hub of a testbed: per-node oscillators, positions,
     latencies from the nodes; the `emulator` section for the rest.
     `loopback_db` gives every node a TX->RX leakage path at that level."""
+    return make_testbed(len(testbed.nodes), testbed.fs, testbed.fc,
+                        **hub_options(testbed, **overrides))
+
+
+def hub_options(testbed, **overrides):
+    """The make_testbed keyword arguments of a testbed's hub (what
+    pcp.run_network takes as `testbed` to run the same air in one process)."""
     nodes = testbed.nodes
     opts = dict(testbed.emulator)
     opts.update(overrides)
@@ -38,7 +45,7 @@ def make_hub(testbed, **overrides):
         for i, n in enumerate(nodes):
             gains.setdefault((i, i), amp * np.eye(n.antennas))
         kw["link_gain"] = gains
-    return make_testbed(len(nodes), testbed.fs, testbed.fc, **kw)
+    return kw
 
 
 def open_radio(testbed, node, hub=None, nsamples=0):
@@ -53,3 +60,12 @@ def open_radio(testbed, node, hub=None, nsamples=0):
     return Radio(node_id=node.id, family="sim", source=src, sink=snk,
                  latency=hub.latency(index), nchan=node.antennas,
                  description=f"virtual radio, hub node {index}")
+
+
+def open_remote(testbed, node, endpoint):
+    """The node's virtual radio served by a `cohere hub` process (hubnet)."""
+    from ..hubnet import HubConnection
+    conn = HubConnection(endpoint, node.id, node.antennas)
+    return Radio(node_id=node.id, family="sim", source=conn.source, sink=conn.sink,
+                 latency=node.latency or 0, nchan=node.antennas,
+                 description=f"virtual radio served by the hub at {endpoint}", connection=conn)

@@ -1,0 +1,111 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run one PCP node on its radio (a real one, or the `sim` radio of `cohere hub`).
+
+The node with id K of the testbed file (role node; slot = its position among
+the role-node entries) runs pcp_node on its radio: for `uhd`, `pluto` and
+`soapy` the radio family's factory, for `sim` the connection to the hub
+process at zmq.hub. It sends heartbeats and its round events to the fusion
+(zmq.fusion) and listens to the fusion's round results. It ends when its
+stream ends (the hub's last sample), when the fusion announces the end of the
+run, or on SIGINT/SIGTERM; prints its rounds and writes JSON.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .common import results_dir
+
+PROG = "cohere node"
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="testbed file (YAML)")
+    p.add_argument("--id", required=True, type=int, help="this node's id in the testbed file")
+    g = p.add_argument_group("output")
+    g.add_argument("--out-dir", default=None,
+                   help="directory for node_<id>.json (default: $COHERE_BUILD_DIR/results/multiprocess)")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from ..hubnet import HubError
+    from ..pcp.distributed import node_top_block, run_until_done, settings_from_testbed, to_json
+    from ..radio import RadioError, open_radio
+    from ..testbed_file import TestbedError, load_testbed
+
+    try:
+        testbed = load_testbed(args.config)
+        settings = settings_from_testbed(testbed)
+        node = testbed.node(args.id)
+        if node.role != "node":
+            raise TestbedError(f"{args.config}: node {args.id} has role {node.role!r}; "
+                               f"run it with `cohere fusion`")
+        if node.radio != "sim" and node.latency is None:
+            raise TestbedError(f"{args.config}: node {args.id}: latency unknown "
+                               f"(measure it with `cohere calibrate-latency --write`)")
+    except TestbedError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        radio = open_radio(testbed, node.id, hub_endpoint=testbed.zmq["hub"])
+    except RadioError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    hub_start = None
+    try:
+        tb = node_top_block(testbed, settings, node.id, radio.source, radio.sink, radio.nchan,
+                            radio.latency)
+        if radio.connection is not None:
+            session = radio.connection.join(testbed.zmq["join_timeout"])
+            hub_start = session["start"]
+            tb.heartbeat.set_msg(_with_start(tb.heartbeat.msg(), hub_start))
+    except (HubError, ValueError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    where = f" from hub sample {hub_start}" if hub_start is not None else ""
+    print(f"node {node.id}: slot {tb.slot} of {settings.config.num_nodes}, {radio.description}, "
+          f"L = {radio.latency}{where}", flush=True)
+    silence = max(30.0, 10 * testbed.zmq["timeout"])
+
+    def fusion_gone():
+        seen = tb.listener.last_seen
+        return tb.listener.ended.is_set() or (seen is not None and
+                                               time.monotonic() - seen > silence)
+
+    # sim: the hub ends the stream; real radios: the fusion ends the run
+    conn = radio.connection
+    stop = conn.finished.is_set if conn is not None else fusion_gone
+    reason = run_until_done(tb, stop, interrupt=conn.interrupt if conn else None)
+    if reason == "stopped":
+        reason = "end of stream" if conn is not None else "end of run"
+    report = tb.report()
+    report.update(family=radio.family, hub_start=hub_start, ended=reason,
+                  session=None if radio.connection is None else radio.connection.session)
+    rounds = report["rounds"]
+    sent = sum(1 for r in rounds if r.get("values") is not None)
+    counted = sum(1 for r in tb.listener.results if node.id in (r.get("participants") or []))
+    print(f"node {node.id}: {len(rounds)} requests answered, {sent} payloads sent, "
+          f"counted in {counted} fusion rounds; {reason}")
+    out_dir = args.out_dir or results_dir("multiprocess")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"node_{node.id}.json")
+    with open(path, "w") as f:
+        json.dump(to_json(report), f, indent=1)
+    print(f"wrote {path}")
+    return 0
+
+
+def _with_start(msg, start):
+    import pmt
+    return pmt.dict_add(msg, pmt.intern("hub_start"), pmt.from_long(int(start)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
