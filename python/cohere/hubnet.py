@@ -105,6 +105,7 @@ class _NodeLink:
         self.fed = 0  # TX samples handed to the hub (zeros included)
         self.forwarded = 0  # RX samples taken from the hub (dropped included)
         self.last_tx = time.monotonic()
+        self.blocking_since = None  # since when its TX is the oldest (watchdog)
         self.sessions = []  # one record per join
         self.events = []  # (wall s since start, event, hub sample, detail)
         self.rx_endpoint = self.tx_endpoint = None
@@ -353,15 +354,24 @@ class HubServer:
             self.silence(link, "absent", f"no join within {self.join_timeout:g} s")
 
     def check_silence(self, link):
-        """The watchdog (caller holds link.lock): silent for `timeout` s while
-        holding the air back (its TX is the oldest any node has delivered)."""
+        """The watchdog (caller holds link.lock): a node is declared silent
+        once it has held the air back (its TX is the oldest of all active
+        nodes) for `timeout` s without delivering anything. Only the time as
+        the bottleneck counts: nodes waiting behind a dead one are not
+        blamed for it."""
         if link.state != "active" or any(x.state == "pending" for x in self.links):
+            link.blocking_since = None
             return  # the air does not move before every node has joined or timed out
-        quiet = time.monotonic() - link.last_tx
-        if quiet < self.timeout:
+        now = time.monotonic()
+        if any(other.fed < link.fed for other in self.links
+               if other is not link and other.state == "active"):
+            link.blocking_since = None
             return
-        if all(link.fed <= other.fed for other in self.links if other is not link):
-            self.silence(link, "silent", f"no TX for {quiet:.1f} s")
+        if link.blocking_since is None:
+            link.blocking_since = now
+        quiet = now - max(link.last_tx, link.blocking_since)
+        if quiet >= self.timeout:
+            self.silence(link, "silent", f"no TX for {now - link.last_tx:.1f} s")
 
     def pace(self, position):
         """Hold the emulation at `rate` samples per second (if set)."""
