@@ -1,0 +1,255 @@
+# Copyright 2026 The gr-cohere authors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Hub, fusion and nodes as separate processes over ZeroMQ (127.0.0.1 only).
+
+The processes are the real apps (`cohere hub`, `cohere fusion`, `cohere
+node`); their JSON outputs are compared with pcp.run_network(), which runs
+the same testbed in one process. Waits are bounded (a safety limit that fails
+the test), never timing assertions.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import yaml
+from cohere_testing import PYTHON, child_env, run_app
+
+from gnuradio.cohere import pcp
+from gnuradio.cohere.hubnet import DATA, END, _pack, _unpack
+from gnuradio.cohere.pcp.distributed import settings_from_testbed
+from gnuradio.cohere.radio import sim
+from gnuradio.cohere.testbed_file import TestbedError as BadTestbed  # not collected by pytest
+from gnuradio.cohere.testbed_file import load_testbed
+
+K = 4
+LIMIT_S = 90  # safety limit of every wait (a hung run fails instead of blocking ctest)
+
+
+def free_port_pair():
+    """A port p with p and p + 1 free on 127.0.0.1 (the fusion binds both)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port >= 65534:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair on 127.0.0.1")
+
+
+def write_testbed(path, rounds, **zmq_opts):
+    """Fusion (id 0) and K nodes (ids 1..K) with distinct oscillators and
+    sub-sample delays between them (positions), AWGN at every receiver."""
+    rng = np.random.default_rng(5)
+    nodes = [{"id": 0, "role": "fusion", "position": [0.0, 0.0], "ppm": 0.0}]
+    for k in range(1, K + 1):
+        d, b = rng.uniform(3, 15), rng.uniform(0, 2 * np.pi)
+        nodes.append({"id": k, "position": [float(d * np.cos(b)), float(d * np.sin(b))],
+                      "ppm": float(rng.uniform(-10, 10))})
+    raw = {"name": "qa_multiprocess", "fc": 920e6, "fs": 5e6, "seed": 7,
+           "emulator": {"noise_power": 1e-9}, "nodes": nodes,
+           "pcp": {"rounds": rounds, "oac_symbols": 2, "seed": 1, "value_seed": 3},
+           "zmq": {"hub": f"tcp://127.0.0.1:{free_port_pair()}",
+                   "fusion": f"tcp://127.0.0.1:{free_port_pair()}", **zmq_opts}}
+    with open(path, "w") as f:
+        yaml.safe_dump(raw, f)
+    return str(path)
+
+
+class Apps:
+    """The processes of one run (killed at teardown if still alive)."""
+
+    def __init__(self, cwd, config):
+        self.cwd, self.config, self.procs = cwd, config, []
+
+    def start(self, *args, log):
+        proc = subprocess.Popen([PYTHON, "-m", "gnuradio.cohere.apps.cli", *args,
+                                 "--config", self.config, "--out-dir", "out"],
+                                cwd=self.cwd, env=child_env(), stdout=open(self.cwd / log, "w"),
+                                stderr=subprocess.STDOUT)
+        proc.log = self.cwd / log
+        self.procs.append(proc)
+        return proc
+
+    def finish(self, proc):
+        code = proc.wait(LIMIT_S)
+        assert code == 0, f"{proc.args[3:]} exited with {code}:\n{proc.log.read_text()}"
+
+    def kill_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    def rounds(self):
+        try:
+            with open(self.cwd / "out" / "fusion.jsonl") as f:
+                return [json.loads(line) for line in f if line.endswith("\n")]
+        except OSError:
+            return []
+
+    def wait_for(self, what, predicate):
+        deadline = time.monotonic() + LIMIT_S
+        while not predicate():
+            assert time.monotonic() < deadline, f"gave up waiting for {what}"
+            assert all(p.poll() in (None, 0) for p in self.procs), \
+                "\n".join(p.log.read_text() for p in self.procs if p.poll() not in (None, 0))
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def apps(tmp_path):
+    holder = {}
+
+    def make(config):
+        holder["apps"] = Apps(tmp_path, config)
+        return holder["apps"]
+
+    yield make
+    if "apps" in holder:
+        holder["apps"].kill_all()
+
+
+def test_frames_roundtrip_and_reject_garbage():
+    """A frame carries kind, session, offset and the samples of every channel
+    exactly; malformed frames are recognised (None), never misread."""
+    x = (np.arange(12) + 1j * np.arange(12)[::-1]).astype(np.complex64).reshape(2, 6)
+    kind, session, offset, y = _unpack(_pack(DATA, 2, 7, 123456789012, x))
+    assert (kind, session, offset) == (DATA, 7, 123456789012) and np.array_equal(x, y)
+    assert _unpack(_pack(END, 1, 3, 5))[:3] == (END, 3, 5)
+    header, payload = _pack(DATA, 2, 7, 0, x)
+    assert _unpack([header, payload[:-8]]) is None
+    assert _unpack([b"XXXX" + header[4:], payload]) is None
+    assert _unpack([header]) is None
+
+
+@pytest.mark.parametrize("section,change,message", [
+    ("pcp", {"rounds": 0}, "rounds must be >= 1"),
+    ("pcp", {"roundz": 3}, "unknown key"),
+    ("pcp", {"mode": "magic"}, "mode must be one of"),
+    ("pcp", {"fft_len": 15}, "fft_len"),
+    ("zmq", {"hub": "127.0.0.1:5600"}, "zmq: hub must be 'tcp://HOST:PORT'"),
+    ("zmq", {"fusion": "tcp://127.0.0.1:65535"}, "zmq: fusion"),
+    ("zmq", {"timeout": 0}, "timeout must be > 0"),
+])
+def test_pcp_and_zmq_sections_are_validated(tmp_path, section, change, message):
+    """Bad `pcp` or `zmq` settings raise TestbedError naming the field."""
+    raw = yaml.safe_load(open(write_testbed(tmp_path / "t.yaml", 3)))
+    raw[section].update(change)
+    with pytest.raises(BadTestbed, match=message):
+        settings_from_testbed(load_testbed(raw))
+
+
+def test_apps_reject_bad_ids_and_roles_in_one_line(tmp_path):
+    """An unknown node id, the fusion's id given to `cohere node`, and a
+    testbed without a fusion give one clear line and exit code 2."""
+    config = write_testbed(tmp_path / "t.yaml", 3)
+    for args, message in ((("node", "--id", "9"), "no node with id 9"),
+                          (("node", "--id", "0"), "role 'fusion'")):
+        proc = run_app(tmp_path, *args, "--config", config, check=False, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+    raw = yaml.safe_load(open(config))
+    raw["nodes"][0]["role"] = "node"
+    with open(tmp_path / "nofusion.yaml", "w") as f:
+        yaml.safe_dump(raw, f)
+    proc = run_app(tmp_path, "fusion", "--config", tmp_path / "nofusion.yaml", check=False,
+                   timeout=120)
+    assert proc.returncode == 2 and "no node has role fusion" in proc.stderr, proc.stderr
+
+
+def test_processes_reproduce_the_single_process_run(tmp_path, apps):
+    """Acceptance 1: hub + fusion + 4 node processes on 127.0.0.1 give the
+    same run as pcp.run_network() in one process with the same testbed and
+    seeds: bit-identical OAC sums, rho and participants in every round, and
+    the same detection indices at every node (the transport carries samples
+    exactly and every process joins before streaming starts)."""
+    config = write_testbed(tmp_path / "t.yaml", rounds=5)
+    run = apps(config)
+    hub = run.start("hub", log="hub.log")
+    fusion = run.start("fusion", log="fusion.log")
+    nodes = {k: run.start("node", "--id", str(k), log=f"node{k}.log") for k in range(1, K + 1)}
+    for proc in [hub, fusion, *nodes.values()]:
+        run.finish(proc)
+
+    testbed = load_testbed(config)
+    s = settings_from_testbed(testbed)
+    ref = pcp.run_network(s.config, s.rounds, testbed=sim.hub_options(testbed),
+                          seed=s.value_seed, mode=s.mode, timing_advance=s.timing_advance)
+    got = run.rounds()
+    assert [r["round"] for r in got] == [r["round"] for r in ref.fusion] == list(range(5))
+    for mine, theirs in zip(got, ref.fusion):
+        sums = np.array(mine["sums"], dtype=float).view(complex).ravel()
+        assert np.array_equal(sums, theirs["sums"]), f"round {mine['round']}"
+        assert mine["rho"] == theirs["rho"] and mine["noise_var"] == theirs["noise_var"]
+        assert mine["participant_slots"] == list(theirs["participants"])
+    assert [1, 2, 3, 4] in [r["participants"] for r in got]  # not a trivially empty run
+    for k in range(1, K + 1):
+        with open(tmp_path / "out" / f"node_{k}.json") as f:
+            node = json.load(f)
+        assert [r["index"] for r in node["rounds"]] == [r["index"] for r in ref.nodes[k]]
+        assert node["hub_start"] == 0
+    with open(tmp_path / "out" / "hub.json") as f:
+        hub_report = json.load(f)
+    assert all(len(n["sessions"]) == 1 for n in hub_report["nodes"])
+
+
+def test_killed_node_is_silenced_reported_and_rejoins(tmp_path, apps):
+    """Acceptance 2: node 2 is killed mid-run (SIGKILL). The hub declares it
+    silent after zmq.timeout, the fusion completes the following rounds with
+    nodes 1, 3, 4 and lists node 2 as missing (and lost on the control
+    plane); restarted, node 2 joins again at the hub's current sample time,
+    reacquires and is counted again. The run then ends cleanly on SIGINT."""
+    config = write_testbed(tmp_path / "t.yaml", rounds=2000, timeout=1.0, rate=300000.0)
+    run = apps(config)
+    hub = run.start("hub", log="hub.log")
+    fusion = run.start("fusion", log="fusion.log")
+    nodes = {k: run.start("node", "--id", str(k), log=f"node{k}.log") for k in range(1, K + 1)}
+    run.wait_for("a round with every node",
+                 lambda: any(r["participants"] == [1, 2, 3, 4] for r in run.rounds()))
+    nodes[2].kill()
+    nodes[2].wait()
+    run.procs.remove(nodes[2])
+    killed_at = len(run.rounds())
+    run.wait_for("a round without node 2",
+                 lambda: any(r["missing"] == [2] and r["participants"] == [1, 3, 4]
+                             for r in run.rounds()[killed_at:]))
+    restarted_at = len(run.rounds())
+    again = run.start("node", "--id", "2", log="node2b.log")
+    run.wait_for("node 2 counted again",
+                 lambda: any(2 in r["participants"] for r in run.rounds()[restarted_at:]))
+    hub.send_signal(signal.SIGINT)
+    for proc in [hub, fusion, again, nodes[1], nodes[3], nodes[4]]:
+        run.finish(proc)
+
+    rounds = run.rounds()
+    after_kill = rounds[killed_at:]
+    # every round completed; node 2 missing in a contiguous stretch, the others always in
+    assert all(r["participants"] in ([1, 3, 4], [1, 2, 3, 4]) for r in after_kill)
+    gone = [r["round"] for r in after_kill if 2 in r["missing"]]
+    assert gone and gone == list(range(gone[0], gone[-1] + 1))
+    with open(tmp_path / "out" / "hub.json") as f:
+        hub_nodes = {n["id"]: n for n in json.load(f)["nodes"]}
+    events = [e["event"] for e in hub_nodes[2]["events"]]
+    assert events[:3] == ["joined", "silent", "rejoined"], events
+    assert all("silent" not in [e["event"] for e in hub_nodes[k]["events"]] for k in (0, 1, 3, 4))
+    silent_at = hub_nodes[2]["events"][1]["sample"]
+    second = hub_nodes[2]["sessions"][1]
+    assert second["start"] >= silent_at
+    with open(tmp_path / "out" / "node_2.json") as f:
+        node2 = json.load(f)
+    assert node2["hub_start"] == second["start"]
+    with open(tmp_path / "out" / "fusion.json") as f:
+        liveness = [(e["id"], e["event"]) for e in json.load(f)["liveness"]]
+    assert (2, "lost") in liveness and (2, "rejoined") in liveness
