@@ -133,3 +133,45 @@ def test_sim_radio_needs_hub_and_uses_file_order():
     a, b = open_radio(tb, 5, hub=hub), open_radio(tb, 2, hub=hub)
     assert a.latency == 12 and b.latency == 0 and b.nchan == 2
     assert hub.num_antennas(1) == 2
+
+
+def test_radio_monitor_reports_what_invalidates_the_latency():
+    """radio_monitor records an RX gap (rx_time re-tagged after sample 0) and
+    the TX sink's async reports (gr-uhd's (uhd_async_msg . dict) pairs and
+    plain dicts; burst_ack is not a problem), counts them per kind and marks
+    L invalid from the earliest one; a stream with only the start tag keeps L
+    valid."""
+    import numpy as np
+    import pmt
+    from gnuradio import blocks, gr
+
+    from gnuradio.cohere.radio.monitor import radio_monitor
+
+    def tag(offset):
+        t = gr.tag_t()
+        t.offset, t.key = offset, pmt.intern("rx_time")
+        t.value = pmt.make_tuple(pmt.from_uint64(0), pmt.from_double(0.0))
+        return t
+
+    def report(msg):
+        d = pmt.dict_add(pmt.make_dict(), pmt.intern("event_code"), msg)
+        return d
+
+    def run(tags, msgs):
+        tb = gr.top_block()
+        mon = radio_monitor("qa")
+        tb.connect(blocks.vector_source_c(np.zeros(8000, np.complex64).tolist(), False, 1, tags),
+                   mon)
+        for m in msgs:
+            mon.to_basic_block()._post(pmt.intern("async"), m)
+        tb.run()
+        return mon.report()
+
+    clean = run([tag(0)], [report(pmt.list1(pmt.intern("burst_ack")))])
+    assert clean["latency_valid"] and clean["events"] == []
+    under = pmt.cons(pmt.intern("uhd_async_msg"), report(pmt.list2(pmt.intern("underflow"),
+                                                                   pmt.intern("time_error"))))
+    bad = run([tag(0), tag(5000)], [under, report(pmt.intern("seq_error"))])
+    assert not bad["latency_valid"] and bad["invalid_from"] == 0
+    assert bad["counts"] == {"overflow": 1, "underflow": 1, "time_error": 1, "seq_error": 1}
+    assert [e["sample"] for e in bad["events"] if e["event"] == "overflow"] == [5000]

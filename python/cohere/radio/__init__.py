@@ -32,6 +32,16 @@ class Radio:
     description: str = ""
     blocks: list = field(default_factory=list)  # extra blocks to keep alive
     connection: Any = None  # sim across processes: the HubConnection (join() before start)
+    monitor: Any = None  # radio_monitor watching for events that invalidate L (uhd)
+    messages: list = field(default_factory=list)  # (src, port, dst, port) to msg_connect
+
+    def attach(self, tb):
+        """Connect the monitor (RX channel 0 branch) and the message
+        connections into top block `tb`."""
+        if self.monitor is not None:
+            tb.connect((self.source, 0), self.monitor)
+        for src, src_port, dst, dst_port in self.messages:
+            tb.msg_connect(src, src_port, dst, dst_port)
 
 
 def make_hub(testbed, **overrides):

@@ -7,9 +7,15 @@ time as RX, so TX sample n leaves at t0 + n / fs + L / fs with L the fixed
 pipeline latency that calibrate-latency measures. Device arguments should name
 the device (e.g. "type=b200,serial=..."): empty arguments make UHD search
 every network interface as well.
+
+The radio comes with a radio_monitor (radio.attach(tb) wires it): RX
+overflows (an rx_time tag after sample 0) and the sink's asynchronous reports
+(underflow, sequence and time errors, i.e. late bursts) are recorded, logged,
+and invalidate L from that sample on.
 """
 
 from . import Radio, RadioError, first_line
+from .monitor import radio_monitor
 
 START_DELAY_S = 1.0  # RX and TX start together this long after the time reset
 
@@ -46,5 +52,7 @@ def open_radio(testbed, node, hub=None, nsamples=0):
         snk.set_start_time(start)
     except RuntimeError as exc:
         raise RadioError(f"uhd: configuring device '{args}' failed: {first_line(exc)}") from None
+    monitor = radio_monitor(f"uhd node {node.id}")
     return Radio(node_id=node.id, family="uhd", source=src, sink=snk, latency=node.latency,
-                 nchan=node.antennas, description=f"USRP '{args}'")
+                 nchan=node.antennas, description=f"USRP '{args}'", monitor=monitor,
+                 messages=[(snk, "async_msgs", monitor, "async")])
