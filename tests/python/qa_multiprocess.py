@@ -174,12 +174,14 @@ def test_processes_reproduce_the_single_process_run(tmp_path, apps):
     same run as pcp.run_network() in one process with the same testbed and
     seeds: bit-identical OAC sums, rho and participants in every round, and
     the same detection indices at every node (the transport carries samples
-    exactly and every process joins before streaming starts)."""
+    exactly and every process joins before streaming starts). Node 1 also
+    records its RX stream in SigMF."""
     config = write_testbed(tmp_path / "t.yaml", rounds=5)
     run = apps(config)
     hub = run.start("hub", log="hub.log")
     fusion = run.start("fusion", log="fusion.log")
-    nodes = {k: run.start("node", "--id", str(k), log=f"node{k}.log") for k in range(1, K + 1)}
+    nodes = {k: run.start("node", "--id", str(k), *(["--sigmf"] if k == 1 else []),
+                          log=f"node{k}.log") for k in range(1, K + 1)}
     for proc in [hub, fusion, *nodes.values()]:
         run.finish(proc)
 
@@ -200,9 +202,31 @@ def test_processes_reproduce_the_single_process_run(tmp_path, apps):
             node = json.load(f)
         assert [r["index"] for r in node["rounds"]] == [r["index"] for r in ref.nodes[k]]
         assert node["hub_start"] == 0
+        if k == 1:
+            check_sigmf_recording(str(tmp_path / "out" / "node_1"), s.config.samples_for(5),
+                                  node, s.config)
     with open(tmp_path / "out" / "hub.json") as f:
         hub_report = json.load(f)
     assert all(len(n["sessions"]) == 1 for n in hub_report["nodes"])
+
+
+def check_sigmf_recording(prefix, nsamples, node, config):
+    """Node 1's SigMF recording: every RX sample it received (cf32_le), and the
+    per-node metadata and annotations of its JSON report."""
+    data = np.fromfile(prefix + ".sigmf-data", np.complex64)
+    assert len(data) == nsamples and np.any(data != 0)
+    with open(prefix + ".sigmf-meta") as f:
+        meta = json.load(f)
+    g = meta["global"]
+    assert g["core:datatype"] == "cf32_le" and g["core:sample_rate"] == config.samp_rate
+    assert g["cohere:latency"] == 0 and g["cohere:latency_valid"] is True
+    assert g["cohere:cfo_estimate"] == node["cfo_estimate"]
+    assert meta["captures"][0]["core:frequency"] == config.center_freq
+    starts = [a["core:sample_start"] for a in meta["annotations"]]
+    assert starts == sorted(starts)
+    labels = [a.get("core:label") for a in meta["annotations"]]
+    assert labels.count("retune") == len(node["retunes"]) >= 1
+    assert sum(1 for x in labels if x.startswith("request")) == len(node["rounds"])
 
 
 def test_killed_node_is_silenced_reported_and_rejoins(tmp_path, apps):

@@ -56,8 +56,7 @@ def main(argv=None):
     jsonl = os.path.join(out_dir, "fusion.jsonl")
     try:
         radio = open_radio(testbed, node.id, hub_endpoint=testbed.zmq["hub"])
-        tb = fusion_top_block(testbed, settings, radio.source, radio.sink, radio.nchan,
-                              radio.latency, jsonl)
+        tb = fusion_top_block(testbed, settings, radio, jsonl)
         if radio.connection is not None:
             radio.connection.join(testbed.zmq["join_timeout"])
     except (RadioError, HubError, ValueError) as exc:
@@ -101,6 +100,7 @@ def main(argv=None):
                                                    "missing_rounds": missing[i]} for i in ids},
                "participants": [r["participants"] for r in records],
                "sum_energy": energy, "liveness": tb.monitor.events,
+               "radio_events": None if radio.monitor is None else radio.monitor.report(),
                "config": {k: getattr(tb.config, k) for k in
                           ("num_nodes", "samp_rate", "center_freq", "fft_len", "cp_len",
                            "oac_symbols", "lookahead", "latency", "seed")},

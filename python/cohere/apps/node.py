@@ -30,6 +30,9 @@ def build_parser():
     g = p.add_argument_group("output")
     g.add_argument("--out-dir", default=None,
                    help="directory for node_<id>.json (default: $COHERE_BUILD_DIR/results/multiprocess)")
+    g.add_argument("--sigmf", action="store_true",
+                   help="record the RX stream (antenna 0) as OUT_DIR/node_<id>.sigmf-data/-meta "
+                        "with the node's CFO, latency, retunes and radio events")
     return p
 
 
@@ -59,9 +62,11 @@ def main(argv=None):
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     hub_start = None
+    out_dir = args.out_dir or results_dir("multiprocess")
+    os.makedirs(out_dir, exist_ok=True)
+    record = os.path.join(out_dir, f"node_{node.id}") if args.sigmf else None
     try:
-        tb = node_top_block(testbed, settings, node.id, radio.source, radio.sink, radio.nchan,
-                            radio.latency)
+        tb = node_top_block(testbed, settings, node.id, radio, record=record)
         if radio.connection is not None:
             session = radio.connection.join(testbed.zmq["join_timeout"])
             hub_start = session["start"]
@@ -93,13 +98,43 @@ def main(argv=None):
     counted = sum(1 for r in tb.listener.results if node.id in (r.get("participants") or []))
     print(f"node {node.id}: {len(rounds)} requests answered, {sent} payloads sent, "
           f"counted in {counted} fusion rounds; {reason}")
-    out_dir = args.out_dir or results_dir("multiprocess")
-    os.makedirs(out_dir, exist_ok=True)
+    if record:
+        print(f"wrote {write_recording_meta(tb, report, radio, record, testbed)}")
     path = os.path.join(out_dir, f"node_{node.id}.json")
     with open(path, "w") as f:
         json.dump(to_json(report), f, indent=1)
     print(f"wrote {path}")
     return 0
+
+
+def write_recording_meta(tb, report, radio, prefix, testbed):
+    """The .sigmf-meta of the node's RX recording: per-node metadata and one
+    annotation per round (request to payload) and per retune."""
+    from ..sigmf import write_meta
+    c = tb.config
+    notes = []
+    for r in report["rounds"]:
+        a = {"sample_start": r["anchor"], "sample_count": c.t4 + c.oac_symbols * c.sym_len,
+             "label": f"request {r['request']}"}
+        for key in ("index", "amp", "phase", "cfo_estimate", "cfo_measured", "feedback_phase",
+                    "feedback_amp", "round_trip", "latency_invalid"):
+            if r.get(key) is not None:
+                a[f"cohere:{key}"] = r[key]
+        notes.append(a)
+    for t in report["retunes"]:
+        notes.append({"sample_start": t["sample"], "label": "retune", "cohere:cfo": t["cfo"]})
+    events = report.get("radio_events", {})
+    for e in events.get("events", []):
+        notes.append({"sample_start": e["sample"], "label": e["event"],
+                      "cohere:detail": e["detail"]})
+    extra = {"node_id": report["id"], "slot": report["slot"], "family": radio.family,
+             "latency": report["latency"],
+             "latency_valid": events.get("latency_valid", True),
+             "latency_spread": testbed.node(report["id"]).latency_spread,
+             "cfo_estimate": report["cfo_estimate"], "hub_start": report.get("hub_start")}
+    return write_meta(prefix, testbed.fs, testbed.fc, description=f"gr-cohere PCP node "
+                      f"{report['id']} RX", hw=radio.description, extra=extra, annotations=notes,
+                      sample_start=report.get("hub_start") or 0)
 
 
 def _with_start(msg, start):

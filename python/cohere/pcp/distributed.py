@@ -284,10 +284,12 @@ class results_writer(gr.basic_block):
 # top blocks
 # ---------------------------------------------------------------------------
 
-def _connect_radio(tb, source, sink, nchan, block):
+def _connect_radio(tb, radio, block):
     """Antenna 0 carries the protocol; the others receive into a null sink and
-    transmit zeros."""
+    transmit zeros. The radio's monitor (if any) watches channel 0."""
     from gnuradio import blocks
+    source, sink, nchan = radio.source, radio.sink, radio.nchan
+    radio.attach(tb)
     tb.connect((source, 0), block, (sink, 0))
     for ch in range(1, nchan):
         tb.connect((source, ch), blocks.null_sink(gr.sizeof_gr_complex))
@@ -305,12 +307,12 @@ class node_top_block(gr.top_block):
     Args:
         testbed, settings: the testbed and settings_from_testbed(testbed).
         node_id: this node's id (role node).
-        source, sink, nchan, latency: the node's radio (L in samples).
+        radio: the node's cohere.radio.Radio (source, sink, nchan, latency L).
         hub_start: hub sample of this node's sample 0 (sim across processes).
+        record: path prefix of a SigMF recording of the RX stream (channel 0).
     """
 
-    def __init__(self, testbed, settings, node_id, source, sink, nchan, latency,
-                 hub_start=None):
+    def __init__(self, testbed, settings, node_id, radio, hub_start=None, record=None):
         from gnuradio import zeromq
         from .node import pcp_node
 
@@ -318,11 +320,17 @@ class node_top_block(gr.top_block):
         s = settings
         self.node_id = int(node_id)
         self.slot = s.slots[self.node_id]
-        self.config = s.config.replace(latency=int(latency))
+        self.radio = radio
+        self.config = s.config.replace(latency=int(radio.latency or 0))
         self.incarnation = (os.getpid() << 20) ^ int(time.time() * 1000) & 0xFFFFF
         self.node = pcp_node(self.config, self.slot, mode=s.mode, values=s.values,
                              seed=s.value_seed, timing_advance=s.timing_advance)
-        _connect_radio(self, source, sink, nchan, self.node)
+        _connect_radio(self, radio, self.node)
+        self.record = record
+        if record:
+            from gnuradio import blocks
+            self.recorder = blocks.file_sink(gr.sizeof_gr_complex, record + ".sigmf-data", False)
+            self.connect((radio.source, 0), self.recorder)
         pull, pub = control_endpoints(testbed)
         timeout = testbed.zmq["timeout"]
         self.reporter = node_reporter(self.node_id, self.incarnation)
@@ -339,24 +347,35 @@ class node_top_block(gr.top_block):
         self.msg_connect(self.from_fusion, "out", self.listener, "in")
 
     def report(self):
-        return {"id": self.node_id, "slot": self.slot, "latency": self.config.latency,
-                "rounds": to_json(self.node.rounds),
-                "fusion_results": self.listener.results}
+        out = {"id": self.node_id, "slot": self.slot, "latency": self.config.latency,
+               "cfo_estimate": self.node.control.cfo_estimate,
+               "retunes": [{"sample": int(at), "cfo": float(f)}
+                           for at, f in self.node.control._retunes[1:]],
+               "rounds": to_json(self.node.rounds),
+               "fusion_results": self.listener.results}
+        if self.radio.monitor is not None:
+            radio = self.radio.monitor.report()
+            out["radio_events"] = radio
+            if radio["invalid_from"] is not None:  # rounds measured with an invalid L
+                for r in out["rounds"]:
+                    r["latency_invalid"] = r["index"] >= radio["invalid_from"]
+        return out
 
 
 class fusion_top_block(gr.top_block):
     """The PCP fusion node on its radio, with the node monitor and the round
     results over ZeroMQ (JSON lines to `jsonl_path`)."""
 
-    def __init__(self, testbed, settings, source, sink, nchan, latency, jsonl_path=None):
+    def __init__(self, testbed, settings, radio, jsonl_path=None):
         from gnuradio import zeromq
         from .fusion import pcp_fusion
 
         gr.top_block.__init__(self, "cohere_fusion")
         s = settings
-        self.config = s.config.replace(latency=int(latency))
+        self.radio = radio
+        self.config = s.config.replace(latency=int(radio.latency or 0))
         self.fusion = pcp_fusion(self.config, rounds=s.rounds, ranging=s.timing_advance)
-        _connect_radio(self, source, sink, nchan, self.fusion)
+        _connect_radio(self, radio, self.fusion)
         pull, pub = control_endpoints(testbed)
         timeout = testbed.zmq["timeout"]
         self.from_nodes = zeromq.pull_msg_source(pull, 100, True)
