@@ -62,6 +62,10 @@ def main(argv=None):
     except (RadioError, HubError, ValueError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # gr-zeromq: the control endpoints cannot be bound
+        print(f"{PROG}: cannot listen on {testbed.zmq['fusion']} (and the next port): {exc}",
+              file=sys.stderr)
+        return 1
     K = settings.config.num_nodes
     print(f"fusion {node.id}: {K} nodes, {settings.rounds} rounds, {radio.description}",
           flush=True)
