@@ -50,7 +50,7 @@ def test_schedule_is_reversed_and_cfo_resilient():
 
 
 @pytest.mark.parametrize("field,value", [
-    ("num_nodes", 0), ("num_nodes", 64), ("fft_len", 15), ("cp_len", 300), ("active", 300),
+    ("num_nodes", 0), ("num_nodes", 64), ("guard", 0), ("fft_len", 15), ("cp_len", 300), ("active", 300),
     ("oac_symbols", 0), ("lookahead", 0), ("g_u", 10), ("g_d", 10), ("feedback_amp", 1.5),
     ("trigger_len", 15), ("theta_des", math.nan), ("idle", 3)])
 def test_invalid_configuration_names_the_field(field, value):
@@ -275,3 +275,16 @@ def test_control_blocks_survive_nonfinite_samples_and_malformed_tags():
     tb.run()
     assert node.malformed == 1
     assert [(t.offset, pmt.symbol_to_string(t.key)) for t in snk.tags()] == [(20, "other")]
+
+
+def test_weak_node_hears_every_request():
+    """A node 30 m away at a per-sample SNR of about 20 dB answers every round.
+    (Regression: with the two request pilots back to back, exactly one symbol
+    apart, the detector's peak window merged them and kept whichever had the
+    larger noisy metric, so the node lost its request about one round in
+    three; a guard now separates them.)"""
+    c = pcp.PcpConfig(num_nodes=3, oac_symbols=1)
+    run = pcp.run_network(c, 12, testbed=dict(seed=2, ppm=[0, 3, -5, 7], noise_power=1e-9,
+                                              positions=[(0, 0), (5, 0), (30, 0), (10, 5)]))
+    assert all(r["answered"] == [1, 2, 3] for r in run.fusion[1:]), \
+        [r["answered"] for r in run.fusion]

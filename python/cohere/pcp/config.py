@@ -22,9 +22,9 @@ Waveforms (unit mean power, OFDM with the configured FFT and CP):
     trigger     Schmidl-Cox symbol of trigger_len samples (two equal halves):
                 detection and coarse CFO at the nodes
     request     one OFDM symbol (Zadoff-Chu on the active subcarriers), sent
-                twice after the trigger: the PCP pilot of step 1 (node phase
-                thh1 from the detector's fit on the first); the pair gives
-                the node its fine CFO
+                twice after the trigger, a guard apart: the PCP pilot of step 1
+                (node phase thh1 from the detector's fit on the first); the
+                pair gives the node its fine CFO
     response    another such symbol (another root): the pilot nodes echo in step 2 (the
                 fusion measures it by FFT on its pilots)
     feedback k  one such symbol per slot: step 3 to node k (detected by node k)
@@ -150,7 +150,8 @@ class PcpConfig:
         need(self.num_nodes + 2 <= self._zc_len - 1, "num_nodes",
              f"needs num_nodes + 3 <= {self._zc_len} (distinct pilot roots; raise active)")
         need(self.oac_symbols >= 1, "oac_symbols", "must be >= 1")
-        need(self.guard >= 0, "guard", "must be >= 0")
+        need(self.guard >= 1, "guard",
+             "must be >= 1 (the two request pilots must be more than a symbol apart)")
         need(self.lookahead >= 1, "lookahead", "must be >= 1")
         need(self.latency >= 0, "latency", "must be >= 0")
         need(self.margin >= 0, "margin", "must be >= 0")
@@ -165,7 +166,7 @@ class PcpConfig:
                  f"must be >= lookahead + latency + 1 = {self.min_turnaround}")
         need(self.idle is None or self.idle >= self.min_idle, "idle",
              f"must be >= {self.min_idle} (noise window and retune slack)")
-        need(self.node_turnaround + self.packet >= 2 * self.sym_len + self.guard, "g_u",
+        need(self.node_turnaround + self.packet >= self.packet + self.sym_len, "g_u",
              "must leave room for the request's two pilots before the first response")
         need(self.start is None or self.start >= self.min_start, "start",
              f"must be >= {self.min_start}")
@@ -228,8 +229,8 @@ class PcpConfig:
 
     @property
     def request_length(self):
-        """Trigger + two request pilots (the request packet of step 1)."""
-        return self.trigger_len + 2 * self.sym_len
+        """Trigger + two request pilots a guard apart (step 1)."""
+        return self.trigger_len + self.packet + self.sym_len
 
     @property
     def idle_samples(self):
@@ -302,6 +303,15 @@ class PcpConfig:
 
     def request(self):
         return self._pilot_symbol(self._root(1))
+
+    def request_burst(self):
+        """What the fusion sends in step 1, from T1 - trigger_len: the trigger,
+        the request pilot, a guard, the request pilot again. The guard keeps
+        the two pilots more than N apart, so the detector reports both (one
+        window of its peak search spans N samples after a maximum)."""
+        pilot = self.request()
+        return np.concatenate([self.trigger(), pilot, np.zeros(self.guard, np.complex64),
+                               pilot]).astype(np.complex64)
 
     def response(self):
         return self._pilot_symbol(self._root(2))

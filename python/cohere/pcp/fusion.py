@@ -79,7 +79,7 @@ class pcp_fusion_control(gr.sync_block):
         self.message_port_register_out(self._burst_port)
         self.message_port_register_out(self._results_port)
 
-        request = np.concatenate([c.trigger(), c.request(), c.request()])
+        request = c.request_burst()
         self._request = pmt.init_c32vector(len(request), request.tolist())
         self._feedback = {k: c.feedback(k) for k in range(1, c.num_nodes + 1)}
         spectrum = c.spectrum(c.response())

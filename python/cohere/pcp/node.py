@@ -21,7 +21,7 @@ Per round the control block
 1. on the trigger: coarse CFO (first round only: acquisition, no response);
 2. on the request pilot (a trigger right before it): arms the step-2 echo
    (once) and the step-4 echo (once, absolute time, this round's payload);
-   on the request's second pilot (one symbol later): updates the fine CFO
+   on the request's second pilot (one packet later): updates the fine CFO
    (the two pilots anchor it, the progression from the previous request
    refines it) and schedules the RX/TX retune for right after the round
    (the frequency stays constant through steps 1-4);
@@ -220,7 +220,7 @@ class pcp_node_control(gr.sync_block):
         """Update the CFO estimate from a request's two pilots.
 
         intra: the residual CFO across the request's own two pilots (one
-        symbol apart: unambiguous over +-fs / (2 (fft + cp)), about 4 Hz rms
+        packet apart: unambiguous over +-fs / (2 Tp), about 4 Hz rms
         at 30 dB); it anchors the estimate and resolves the 2 pi ambiguity of
         the phase progression from the previous request (one period apart:
         about 0.3 Hz rms at 30 dB, ambiguous over fs / period).
@@ -256,7 +256,7 @@ class pcp_node_control(gr.sync_block):
         rec = self._current_request
         self._current_request = None
         c = self.cfg
-        if rec is None or abs(f["index"] - rec["index"] - c.sym_len) > 1.0:
+        if rec is None or abs(f["index"] - rec["index"] - c.packet) > 1.0:
             return
         # both pilots measured with the same derotator frequency: what is left
         # between them is the residual CFO over one symbol
@@ -382,7 +382,7 @@ class pcp_node_control(gr.sync_block):
                 self._on_trigger(f)
             elif which == REQUEST:
                 if self._current_request is not None and \
-                        abs(f["index"] - self._current_request["index"] - self.cfg.sym_len) <= 1.0:
+                        abs(f["index"] - self._current_request["index"] - self.cfg.packet) <= 1.0:
                     self._on_second_pilot(f)
                 else:
                     forward = self._on_request(f)
