@@ -80,6 +80,14 @@ def open_radio(testbed, node_id, hub=None, nsamples=0, hub_endpoint=None):
 
 
 def first_line(exc):
-    """The informative first line of a driver exception."""
+    """A driver exception as one informative line: UHD, for one, says "No
+    devices found for ----->" and lists the device address on the next lines;
+    those are joined (without the arrow) rather than cut off."""
     text = str(exc).strip().replace("LookupError: KeyError: ", "")
-    return text.splitlines()[0] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    head = lines[0].rstrip("->").strip()
+    if len(lines) > 1 and head != lines[0]:
+        return f"{head} {' '.join(lines[1:])}"
+    return lines[0]
