@@ -178,3 +178,64 @@ def test_radio_monitor_reports_what_invalidates_the_latency():
     assert not bad["latency_valid"] and bad["invalid_from"] == 0
     assert bad["counts"] == {"overflow": 1, "underflow": 1, "time_error": 1, "seq_error": 1}
     assert [e["sample"] for e in bad["events"] if e["event"] == "overflow"] == [5000]
+
+
+def test_radio_monitor_counts_samples_against_the_clock():
+    """For drivers without timestamps (Pluto, Soapy) the monitor compares the
+    samples received with samp_rate times the elapsed time: a stream that
+    keeps up (within rate_slack) is fine, one that falls 0.2 s behind has
+    lost samples (an rx_rate_gap that invalidates L, at the sample where it
+    shows). A fake clock makes it exact: each work call advances it by what
+    the samples it brings would take, plus a 0.2 s stall before one call (the
+    pacing block may run ahead of the monitor by at most one GNU Radio buffer,
+    32768 samples = 0.033 s < rate_slack, so the clean run cannot trip)."""
+    import numpy as np
+    import pytest
+    from gnuradio import blocks, gr
+
+    from gnuradio.cohere.radio.monitor import radio_monitor
+
+    fs = 1e6
+
+    class FakeClock:
+        def __init__(self):
+            self.t, self.calls = 0.0, 0
+
+        def __call__(self):
+            self.calls += 1
+            return self.t
+
+    def run(stall_at):
+        clock = FakeClock()
+        mon = radio_monitor("qa", samp_rate=fs, rate_slack=0.05, clock=clock)
+
+        class pace(gr.sync_block):  # advances the clock with the stream
+            def __init__(self):
+                gr.sync_block.__init__(self, "pace", [np.complex64], [np.complex64])
+                self.stalled = False
+
+            def work(self, inp, out):
+                n = len(out[0])
+                out[0][:] = inp[0][:n]
+                start = self.nitems_written(0)
+                clock.t = (start + n) / fs
+                if stall_at is not None and start + n > stall_at and not self.stalled:
+                    self.stalled = True
+                    clock.t += 0.2
+                elif self.stalled:
+                    clock.t += 0.2
+                return n
+
+        tb = gr.top_block()
+        p = pace()
+        tb.connect(blocks.vector_source_c(np.zeros(400_000, np.complex64).tolist(), False), p, mon)
+        tb.run(4096)
+        return mon.report()
+
+    ok = run(None)
+    assert ok["latency_valid"] and ok["counts"] == {}
+    bad = run(200_000)
+    assert bad["counts"] == {"rx_rate_gap": 1}, bad["events"]
+    assert not bad["latency_valid"] and 200_000 <= bad["invalid_from"] <= 200_000 + 2 * 4096
+    with pytest.raises(ValueError, match="rate_slack"):
+        radio_monitor("qa", samp_rate=fs, rate_slack=0)

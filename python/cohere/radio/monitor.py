@@ -11,12 +11,21 @@ stream without a gap. radio_monitor listens to
   usrp_sink `async_msgs`: a dict or a (uhd_async_msg . dict) pair whose
   `event_code` lists underflow, underflow_in_packet, seq_error,
   seq_error_in_burst, time_error (late), burst_ack).
+- with samp_rate > 0, the RX sample count against the wall clock, for radios
+  whose driver tags nothing (gr-iio's Pluto, most gr-soapy devices): a
+  radio streams exactly samp_rate samples per second, so when the samples
+  received since the last check fall short of the elapsed time by more than
+  rate_slack seconds' worth, samples were dropped (an overflow). The clock
+  starts at the first sample and restarts after each such gap, so start-up
+  and one gap are never counted twice.
 Every event is recorded (kind, RX sample index, detail) and logged (1st, 2nd,
 4th, ... of a kind, so a storm does not flood the log); all but burst_ack
 invalidate L from that point on (`latency_valid`, `invalid_from`).
 """
 
+import math
 import threading
+import time
 
 import numpy as np
 import pmt
@@ -27,7 +36,7 @@ from ..logs import block_loggers
 __all__ = ["radio_monitor", "INVALIDATING"]
 
 INVALIDATING = ("overflow", "underflow", "underflow_in_packet", "seq_error",
-                "seq_error_in_burst", "time_error")
+                "seq_error_in_burst", "time_error", "rx_rate_gap")
 
 
 def _event_codes(msg):
@@ -49,10 +58,24 @@ def _event_codes(msg):
 
 class radio_monitor(gr.sync_block):
     """RX stream in (a branch of the radio's channel 0), message port `async`
-    in; records the events that invalidate L (see module doc)."""
+    in; records the events that invalidate L (see module doc).
 
-    def __init__(self, name="radio"):
+    samp_rate: the radio's sample rate for the wall-clock check (0: off);
+    rate_slack: seconds' worth of samples the stream may lag the clock
+    (host scheduling, driver buffers) before it counts as a gap; clock: the
+    time source (seconds; tests pass their own)."""
+
+    def __init__(self, name="radio", samp_rate=0.0, rate_slack=0.05, clock=time.monotonic):
         gr.sync_block.__init__(self, name="radio_monitor", in_sig=[np.complex64], out_sig=None)
+        if not (samp_rate >= 0 and math.isfinite(samp_rate)):
+            raise ValueError(f"samp_rate: must be finite and >= 0, got {samp_rate!r}")
+        if not (rate_slack > 0 and math.isfinite(rate_slack)):
+            raise ValueError(f"rate_slack: must be finite and > 0, got {rate_slack!r}")
+        self._fs = float(samp_rate)
+        self._slack = float(rate_slack)
+        self._clock = clock
+        self._t0 = None  # clock and sample count where the rate check (re)started
+        self._n0 = 0
         self._log, _ = block_loggers(f"radio_monitor[{name}]")
         self._lock = threading.Lock()
         self._rx_time = pmt.intern("rx_time")
@@ -83,11 +106,25 @@ class radio_monitor(gr.sync_block):
             if code != "burst_ack":
                 self._record(code, sample, "TX async report")
 
+    def _check_rate(self, end):
+        now = self._clock()
+        if self._t0 is None:
+            self._t0, self._n0 = now, end
+            return
+        missing = (now - self._t0) * self._fs - (end - self._n0)
+        if missing > self._slack * self._fs:
+            self._record("rx_rate_gap", end,
+                         f"{missing:.0f} samples fewer than {self._fs:g} Sps over "
+                         f"{now - self._t0:.3f} s (dropped by the radio or its driver)")
+            self._t0, self._n0 = now, end
+
     def work(self, input_items, output_items):
         n = len(input_items[0])
         for tag in self.get_tags_in_window(0, 0, n, self._rx_time):
             if tag.offset > 0:
                 self._record("overflow", tag.offset, "rx_time re-tagged (RX gap)")
+        if self._fs > 0:
+            self._check_rate(self.nitems_read(0) + n)
         return n
 
     def report(self):

@@ -10,6 +10,7 @@ The URI must name the device ("usb:1.5.5", "ip:pluto.local"): no scanning.
 """
 
 from . import Radio, RadioError, first_line
+from .monitor import radio_monitor
 
 
 def open_radio(testbed, node, hub=None, nsamples=0):
@@ -36,5 +37,8 @@ def open_radio(testbed, node, hub=None, nsamples=0):
         snk.set_attenuation(0, 10.0 if node.tx_gain is None else max(0.0, -node.tx_gain))
     except RuntimeError as exc:
         raise RadioError(f"pluto: configuring device '{uri}' failed: {first_line(exc)}") from None
+    # no timestamps from this driver: watch the sample count against the clock
+    monitor = radio_monitor(f"pluto node {node.id}", samp_rate=testbed.fs)
     return Radio(node_id=node.id, family="pluto", source=src, sink=snk, latency=node.latency,
+                 monitor=monitor,
                  nchan=1, description=f"ADALM-Pluto '{uri}'")

@@ -8,6 +8,7 @@ calibrate-latency. The device arguments must name the driver
 """
 
 from . import Radio, RadioError, first_line
+from .monitor import radio_monitor
 
 
 def open_radio(testbed, node, hub=None, nsamples=0):
@@ -30,5 +31,8 @@ def open_radio(testbed, node, hub=None, nsamples=0):
                 snk.set_gain(ch, node.tx_gain)
     except RuntimeError as exc:
         raise RadioError(f"soapy: configuring device '{args}' failed: {first_line(exc)}") from None
+    # no timestamps from this driver: watch the sample count against the clock
+    monitor = radio_monitor(f"soapy node {node.id}", samp_rate=testbed.fs)
     return Radio(node_id=node.id, family="soapy", source=src, sink=snk, latency=node.latency,
+                 monitor=monitor,
                  nchan=n, description=f"SoapySDR '{args}'")
