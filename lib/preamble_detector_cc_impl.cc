@@ -145,7 +145,7 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
     // buffer at least 2 k_reader_history items, so that every call sees large
     // batches (scheduler round trips cost as much as the FFTs otherwise).
     set_history(k_reader_history);
-    set_min_output_buffer(2 * k_reader_history);
+    set_min_output_buffer(0, 2 * k_reader_history); // (the per-port form logs nothing)
     message_port_register_out(d_port);
 }
 
