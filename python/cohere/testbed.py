@@ -14,7 +14,7 @@ import numpy as np
 
 from .cohere_python import channel_hub
 
-__all__ = ["make_testbed", "per_node", "simulate"]
+__all__ = ["make_testbed", "per_node", "run_flowgraph", "simulate"]
 
 
 def per_node(name, value, num_nodes, cast=float):
@@ -175,6 +175,19 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
     return hub
 
 
+def run_flowgraph(tb, max_noutput_items=None):
+    """tb.run() (with max_noutput_items when given, e.g. to show that a result
+    does not depend on how GNU Radio cuts the streams); returns the wall time (s)."""
+    import time
+
+    t0 = time.monotonic()
+    if max_noutput_items:
+        tb.run(int(max_noutput_items))
+    else:
+        tb.run()
+    return time.monotonic() - t0
+
+
 def simulate(hub, tx, nsamples, rx_nodes=None, max_noutput_items=None, relays=None):
     """Run a finite emulator scenario in one flowgraph and return what was received.
 
@@ -232,9 +245,6 @@ def simulate(hub, tx, nsamples, rx_nodes=None, max_noutput_items=None, relays=No
                 tb.connect((src, a), vs)
                 sinks[node].append(vs)
         keep.append(src)
-    if max_noutput_items:
-        tb.run(int(max_noutput_items))
-    else:
-        tb.run()
+    run_flowgraph(tb, max_noutput_items)
     return {node: np.array([np.asarray(v.data(), dtype=np.complex64) for v in vs])
             for node, vs in sinks.items()}

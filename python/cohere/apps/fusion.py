@@ -37,17 +37,12 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from ..hubnet import HubError
-    from ..pcp.distributed import fusion_top_block, run_until_done, settings_from_testbed
+    from ..pcp.distributed import fusion_top_block, load_role, run_until_done
     from ..radio import RadioError, open_radio
-    from ..testbed_file import TestbedError, load_testbed
+    from ..testbed_file import TestbedError
 
     try:
-        testbed = load_testbed(args.config)
-        settings = settings_from_testbed(testbed)
-        node = testbed.node(settings.fusion_id)
-        if node.radio != "sim" and node.latency is None:
-            raise TestbedError(f"{args.config}: node {node.id}: latency unknown "
-                               f"(measure it with `cohere calibrate-latency --write`)")
+        testbed, settings, node = load_role(args.config, "fusion")
     except TestbedError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

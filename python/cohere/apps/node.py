@@ -39,20 +39,12 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from ..hubnet import HubError
-    from ..pcp.distributed import node_top_block, run_until_done, settings_from_testbed, to_json
+    from ..pcp.distributed import load_role, node_top_block, run_until_done, to_json
     from ..radio import RadioError, open_radio
-    from ..testbed_file import TestbedError, load_testbed
+    from ..testbed_file import TestbedError
 
     try:
-        testbed = load_testbed(args.config)
-        settings = settings_from_testbed(testbed)
-        node = testbed.node(args.id)
-        if node.role != "node":
-            raise TestbedError(f"{args.config}: node {args.id} has role {node.role!r}; "
-                               f"run it with `cohere fusion`")
-        if node.radio != "sim" and node.latency is None:
-            raise TestbedError(f"{args.config}: node {args.id}: latency unknown "
-                               f"(measure it with `cohere calibrate-latency --write`)")
+        testbed, settings, node = load_role(args.config, "node", args.id)
     except TestbedError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

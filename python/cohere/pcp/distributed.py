@@ -35,10 +35,10 @@ import pmt
 from gnuradio import gr
 
 from ..logs import block_loggers
-from ..testbed_file import TestbedError, parse_endpoint
+from ..testbed_file import TestbedError, load_testbed, parse_endpoint
 from .config import PcpConfig
 
-__all__ = ["PcpSettings", "settings_from_testbed", "control_endpoints", "node_top_block",
+__all__ = ["PcpSettings", "load_role", "settings_from_testbed", "control_endpoints", "node_top_block",
            "fusion_top_block", "run_until_done", "to_json"]
 
 _CONFIG_FIELDS = ("fft_len", "cp_len", "active", "pilot_spacing", "oac_symbols", "guard",
@@ -59,6 +59,23 @@ class PcpSettings:
 
     def node_id(self, slot):
         return next(i for i, s in self.slots.items() if s == slot)
+
+
+def load_role(path, role, node_id=None):
+    """(testbed, settings, node) for the app that runs `role` ("fusion" or
+    "node", the latter with its node_id) from the testbed file at `path`;
+    TestbedError with one line naming what is wrong: a bad file, a node that
+    has another role, a real radio whose latency L was never measured."""
+    testbed = load_testbed(path)
+    settings = settings_from_testbed(testbed)
+    node = testbed.node(settings.fusion_id if role == "fusion" else node_id)
+    if node.role != role:
+        other = "cohere fusion" if node.role == "fusion" else "cohere node --id ID"
+        raise TestbedError(f"{path}: node {node.id} has role {node.role!r}; run it with `{other}`")
+    if node.radio != "sim" and node.latency is None:
+        raise TestbedError(f"{path}: node {node.id}: latency unknown "
+                           f"(measure it with `cohere calibrate-latency --write`)")
+    return testbed, settings, node
 
 
 def settings_from_testbed(testbed):

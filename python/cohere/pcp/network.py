@@ -13,13 +13,12 @@ measured phase-error statistics.
 """
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..cohere_python import virtual_radio_sink_c, virtual_radio_source_c
-from ..testbed import make_testbed
+from ..testbed import make_testbed, run_flowgraph
 from .config import PcpConfig, unitary_fft
 from .fusion import pcp_fusion
 from .node import pcp_node
@@ -95,12 +94,7 @@ def run_network(config, rounds, testbed=None, node_options=None, mode="pcp", see
             block = nodes[j] = pcp_node(c, j, **opts)
         tb.connect(src, block, sink)
         keep += [src, sink, block]
-    t0 = time.monotonic()
-    if max_noutput_items:
-        tb.run(int(max_noutput_items))
-    else:
-        tb.run()
-    wall = time.monotonic() - t0
+    wall = run_flowgraph(tb, max_noutput_items)
     late = {0: fusion.scheduler.late_count()}
     late.update({k: n.scheduler.late_count() for k, n in nodes.items()})
     run = NetworkRun(config=c, hub=hub, fusion=list(fusion.results),

@@ -22,7 +22,6 @@ user on the hub's noise-free per-transmitter captures.
 """
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +30,7 @@ from ..algorithms import tdd_sync
 from ..algorithms.kalman import wrap
 from ..cohere_python import virtual_radio_sink_c, virtual_radio_source_c
 from ..kalman_tracker import kalman_phase_tracker
-from ..testbed import make_testbed
+from ..testbed import make_testbed, run_flowgraph
 from .blocks import tdd_ap, tdd_central_unit
 from .config import TddStreamConfig, dl_symbols
 
@@ -153,12 +152,7 @@ def run_tdd_stream(config, frames, burn_in=None, max_noutput_items=None):
     tb.msg_connect(cpu, "meas", tracker, "meas")
     tb.msg_connect(tracker, "est", aps[2], "est")
     keep += [cpu, tracker]
-    t0 = time.monotonic()
-    if max_noutput_items:
-        tb.run(int(max_noutput_items))
-    else:
-        tb.run()
-    wall = time.monotonic() - t0
+    wall = run_flowgraph(tb, max_noutput_items)
     run = TddRun(config=c, hub=hub, frames=total, burn_in=burn_in, nsamples=nsamples, G=G,
                  kalman=(sz, sx, smu), applied=list(aps[2].control.applied),
                  records=list(cpu.records), wall_s=wall,
