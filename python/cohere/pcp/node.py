@@ -176,6 +176,16 @@ class pcp_node_control(gr.sync_block):
             theta += 2 * math.pi * freq * (stop - start) / self.cfg.samp_rate
         return theta
 
+    def _forget_retunes_before(self, t):
+        """Keep only the retunes that matter from t on (the one in force at t
+        and later ones): _theta differences between times >= t are unchanged,
+        and the list stays short however long the run."""
+        keep = 0
+        while keep + 1 < len(self._retunes) and self._retunes[keep + 1][0] <= t:
+            keep += 1
+        if keep:
+            del self._retunes[:keep]
+
     def _retune(self, at, freq):
         """RX derotator to freq from RX index `at`; TX pre-rotation to -freq
         from the TX index that is on the air then."""
@@ -230,6 +240,7 @@ class pcp_node_control(gr.sync_block):
         anchor = applied + intra
         prev = self._last_pilot
         self._last_pilot = (index, phase)
+        self._forget_retunes_before(prev[0] if prev is not None else index)
         self._cfo_count += 1
         if prev is None or self._cfo_count == 1:
             self.cfo_estimate = anchor
