@@ -183,59 +183,39 @@ def test_radio_monitor_reports_what_invalidates_the_latency():
 def test_radio_monitor_counts_samples_against_the_clock():
     """For drivers without timestamps (Pluto, Soapy) the monitor compares the
     samples received with samp_rate times the elapsed time: a stream that
-    keeps up (within rate_slack) is fine, one that falls 0.2 s behind has
-    lost samples (an rx_rate_gap that invalidates L, at the sample where it
-    shows). A fake clock makes it exact: each work call advances it by what
-    the samples it brings would take, plus a 0.2 s stall before one call (the
-    pacing block may run ahead of the monitor by at most one GNU Radio buffer,
-    32768 samples = 0.033 s < rate_slack, so the clean run cannot trip)."""
+    keeps up is fine, one that falls 0.2 s behind (more than rate_slack) has
+    lost samples: an rx_rate_gap that invalidates L, at the sample where it
+    shows. A fake clock makes it exact: at each check it reads the time at
+    which a radio would have delivered the samples seen so far, plus 0.2 s
+    once the stream has passed sample 200000 (a stall there)."""
     import numpy as np
     import pytest
     from gnuradio import blocks, gr
 
     from gnuradio.cohere.radio.monitor import radio_monitor
 
-    fs = 1e6
+    fs, stall_at = 1e6, 200_000
 
-    class FakeClock:
-        def __init__(self):
-            self.t, self.calls = 0.0, 0
+    def run(stall):
+        now = {"t": 0.0}
+        mon = radio_monitor("qa", samp_rate=fs, rate_slack=0.05, clock=lambda: now["t"])
+        check = mon._check_rate
 
-        def __call__(self):
-            self.calls += 1
-            return self.t
+        def timed_check(end):  # the clock as the radio's samples would set it
+            now["t"] = end / fs + (0.2 if stall and end > stall_at else 0.0)
+            check(end)
 
-    def run(stall_at):
-        clock = FakeClock()
-        mon = radio_monitor("qa", samp_rate=fs, rate_slack=0.05, clock=clock)
-
-        class pace(gr.sync_block):  # advances the clock with the stream
-            def __init__(self):
-                gr.sync_block.__init__(self, "pace", [np.complex64], [np.complex64])
-                self.stalled = False
-
-            def work(self, inp, out):
-                n = len(out[0])
-                out[0][:] = inp[0][:n]
-                start = self.nitems_written(0)
-                clock.t = (start + n) / fs
-                if stall_at is not None and start + n > stall_at and not self.stalled:
-                    self.stalled = True
-                    clock.t += 0.2
-                elif self.stalled:
-                    clock.t += 0.2
-                return n
-
+        mon._check_rate = timed_check
         tb = gr.top_block()
-        p = pace()
-        tb.connect(blocks.vector_source_c(np.zeros(400_000, np.complex64).tolist(), False), p, mon)
+        tb.connect(blocks.vector_source_c(np.zeros(400_000, np.complex64).tolist(), False), mon)
         tb.run(4096)
         return mon.report()
 
-    ok = run(None)
+    ok = run(False)
     assert ok["latency_valid"] and ok["counts"] == {}
-    bad = run(200_000)
+    bad = run(True)
     assert bad["counts"] == {"rx_rate_gap": 1}, bad["events"]
-    assert not bad["latency_valid"] and 200_000 <= bad["invalid_from"] <= 200_000 + 2 * 4096
+    # found by the first check past the stall (a work call covers <= 4096 items)
+    assert not bad["latency_valid"] and stall_at < bad["invalid_from"] <= stall_at + 4096
     with pytest.raises(ValueError, match="rate_slack"):
         radio_monitor("qa", samp_rate=fs, rate_slack=0)
