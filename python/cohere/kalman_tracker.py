@@ -30,6 +30,7 @@ import pmt
 from gnuradio import gr
 
 from .algorithms.kalman import PhaseTracker, WrappedPhaseKalman, _RateLimitedWarning
+from .messages import pmt_dict
 
 __all__ = ["kalman_phase_tracker"]
 
@@ -144,16 +145,12 @@ class kalman_phase_tracker(gr.basic_block):
             gain = float(self.tracker.gain[0])
             innov = float(self.tracker.innovation)
         self._last_time = t
-        out = pmt.make_dict()
-        out = pmt.dict_add(out, pmt.intern("phase"), pmt.from_double(est))
-        out = pmt.dict_add(out, pmt.intern("P"), pmt.from_double(P))
-        out = pmt.dict_add(out, pmt.intern("time"), pmt.from_uint64(int(t)) if t >= 0
-                           else pmt.from_long(int(t)))
-        out = pmt.dict_add(out, pmt.intern("innovation"), pmt.from_double(innov))
-        out = pmt.dict_add(out, pmt.intern("gain"), pmt.from_double(gain))
-        out = pmt.dict_add(out, pmt.intern("measured"), pmt.from_bool(measured))
+        fields = dict(phase=pmt.from_double(est), P=pmt.from_double(P),
+                      time=pmt.from_uint64(int(t)) if t >= 0 else pmt.from_long(int(t)),
+                      innovation=pmt.from_double(innov), gain=pmt.from_double(gain),
+                      measured=pmt.from_bool(measured))
         if self.model == "constant_velocity":
-            out = pmt.dict_add(out, pmt.intern("frequency"),
-                               pmt.from_double(self.tracker.frequency))
+            fields["frequency"] = pmt.from_double(self.tracker.frequency)
+        out = pmt_dict(**fields)
         self.n_out += 1
         self.message_port_pub(pmt.intern("est"), out)

@@ -35,6 +35,7 @@ import pmt
 from gnuradio import gr
 
 from ..logs import block_loggers
+from ..messages import pmt_dict
 from ..testbed_file import TestbedError, load_testbed, parse_endpoint
 from .config import PcpConfig
 
@@ -107,13 +108,6 @@ def control_endpoints(testbed):
     """(fusion PULL endpoint, fusion PUB endpoint) of the control plane."""
     host, port = parse_endpoint(testbed.zmq["fusion"], "zmq: fusion")
     return f"tcp://{host}:{port}", f"tcp://{host}:{port + 1}"
-
-
-def _dict(**fields):
-    msg = pmt.make_dict()
-    for key, value in fields.items():
-        msg = pmt.dict_add(msg, pmt.intern(key), pmt.to_pmt(value))
-    return msg
 
 
 def to_json(value):
@@ -290,7 +284,7 @@ class results_writer(gr.basic_block):
         if self._file:
             self._file.write(json.dumps(line) + "\n")
             self._file.flush()
-        self.message_port_pub(pmt.intern("out"), _dict(
+        self.message_port_pub(pmt.intern("out"), pmt_dict(
             kind="result", round=r, participants=line["participants"],
             missing=line["missing"], rho=float(rec["rho"])))
         if s.rounds and r + 1 >= s.rounds:
@@ -315,7 +309,7 @@ def _connect_radio(tb, radio, block):
 
 def _heartbeat(fields, period_s):
     from gnuradio import blocks
-    return blocks.message_strobe(_dict(kind="alive", **fields), max(50, int(1000 * period_s)))
+    return blocks.message_strobe(pmt_dict(kind="alive", **fields), max(50, int(1000 * period_s)))
 
 
 class node_top_block(gr.top_block):
@@ -406,7 +400,7 @@ class fusion_top_block(gr.top_block):
         self.msg_connect(self.heartbeat, "strobe", self.to_nodes, "in")
 
     def publish_end(self):
-        self.to_nodes.to_basic_block()._post(pmt.intern("in"), _dict(kind="end"))
+        self.to_nodes.to_basic_block()._post(pmt.intern("in"), pmt_dict(kind="end"))
 
 
 def run_until_done(tb, should_stop=lambda: False, poll_s=0.1, on_poll=None, interrupt=None):

@@ -38,6 +38,7 @@ from gnuradio import gr
 
 from ..cohere_python import burst_scheduler_cc
 from ..logs import block_loggers
+from ..messages import pmt_dict
 from .config import PcpConfig, fractional_delay, unitary_fft
 
 __all__ = ["pcp_fusion", "pcp_fusion_control"]
@@ -127,9 +128,7 @@ class pcp_fusion_control(gr.sync_block):
         return self._hist[i:i + count]
 
     def _post_burst(self, time, samples, gain=1.0):
-        meta = pmt.make_dict()
-        meta = pmt.dict_add(meta, pmt.intern("time"), pmt.from_uint64(int(time)))
-        meta = pmt.dict_add(meta, pmt.intern("gain"), pmt.from_complex(complex(gain)))
+        meta = pmt_dict(time=pmt.from_uint64(int(time)), gain=pmt.from_complex(complex(gain)))
         if not isinstance(samples, pmt.pmt_base):
             samples = pmt.init_c32vector(len(samples), np.asarray(samples).tolist())
         self.message_port_pub(self._burst_port, pmt.cons(meta, samples))
@@ -199,15 +198,12 @@ class pcp_fusion_control(gr.sync_block):
         if self.keep_symbols:
             rec["spectra"] = spectra
         self.results.append(rec)
-        msg = pmt.make_dict()
-        for key, val in (("round", pmt.from_long(r)), ("t1", pmt.from_uint64(rec["t1"])),
-                         ("rho", pmt.from_double(rho)), ("arrived", pmt.from_double(arrived)),
-                         ("noise_var", pmt.from_double(rec["noise_var"])),
-                         ("participants", pmt.init_s32vector(len(rec["participants"]),
-                                                             rec["participants"])),
-                         ("answered", pmt.init_s32vector(len(rec["answered"]), rec["answered"])),
-                         ("sums", pmt.init_c32vector(len(sums), sums.tolist()))):
-            msg = pmt.dict_add(msg, pmt.intern(key), val)
+        msg = pmt_dict(
+            round=pmt.from_long(r), t1=pmt.from_uint64(rec["t1"]), rho=pmt.from_double(rho),
+            arrived=pmt.from_double(arrived), noise_var=pmt.from_double(rec["noise_var"]),
+            participants=pmt.init_s32vector(len(rec["participants"]), rec["participants"]),
+            answered=pmt.init_s32vector(len(rec["answered"]), rec["answered"]),
+            sums=pmt.init_c32vector(len(sums), sums.tolist()))
         self.message_port_pub(self._results_port, msg)
         self._debug.debug(f"round {r}: {len(rec['participants'])} nodes, rho {rho:.3g}, "
                         f"arrived {arrived:.2f}")

@@ -42,6 +42,7 @@ from gnuradio import gr
 
 from ..cohere_python import burst_scheduler_cc, cfo_derotator_cc, preamble_detector_cc
 from ..logs import block_loggers
+from ..messages import pmt_dict
 from .config import PcpConfig
 
 __all__ = ["pcp_node", "pcp_node_control", "TRIGGER", "REQUEST", "FEEDBACK"]
@@ -160,10 +161,7 @@ class pcp_node_control(gr.sync_block):
 
     # ----- helpers -----------------------------------------------------------------
     def _post(self, port, **fields):
-        msg = pmt.make_dict()
-        for key, value in fields.items():
-            msg = pmt.dict_add(msg, pmt.intern(key), value)
-        self.message_port_pub(port, msg)
+        self.message_port_pub(port, pmt_dict(**fields))
 
     def _theta(self, t):
         """RX derotator phase at t (rad, up to a constant), from its retunes."""
@@ -362,14 +360,11 @@ class pcp_node_control(gr.sync_block):
         return True
 
     def _publish(self, rec):
-        msg = pmt.make_dict()
-        for key in ("slot", "request", "anchor"):
-            msg = pmt.dict_add(msg, pmt.intern(key), pmt.from_long(int(rec[key])))
-        for key in ("index", "amp", "phase", "cfo_estimate", "feedback_phase",
-                    "feedback_amp", "round_trip"):
-            if key in rec:
-                msg = pmt.dict_add(msg, pmt.intern(key), pmt.from_double(float(rec[key])))
-        self.message_port_pub(self._events_port, msg)
+        fields = {key: pmt.from_long(int(rec[key])) for key in ("slot", "request", "anchor")}
+        fields.update((key, pmt.from_double(float(rec[key])))
+                      for key in ("index", "amp", "phase", "cfo_estimate", "feedback_phase",
+                                  "feedback_amp", "round_trip") if key in rec)
+        self._post(self._events_port, **fields)
 
     # ----- stream ------------------------------------------------------------------------
     def work(self, input_items, output_items):

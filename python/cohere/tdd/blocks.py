@@ -46,16 +46,10 @@ from gnuradio import blocks, gr
 from ..algorithms import tdd_sync
 from ..cohere_python import phase_precoder_cc
 from ..logs import block_loggers
+from ..messages import pmt_dict
 from .config import TddStreamConfig, dl_symbols
 
 __all__ = ["tdd_ap_control", "tdd_ap", "tdd_central_unit"]
-
-
-def _dict(**fields):
-    msg = pmt.make_dict()
-    for key, value in fields.items():
-        msg = pmt.dict_add(msg, pmt.intern(key), value)
-    return msg
 
 
 class tdd_ap_control(gr.sync_block):
@@ -178,7 +172,7 @@ class tdd_ap_control(gr.sync_block):
                     frame = slot // c.F
                     phase = float(np.angle(self._combiner @ rx[:, i]))
                     self.alphas.append((frame, phase))
-                    self.message_port_pub(self._alpha_port, _dict(
+                    self.message_port_pub(self._alpha_port, pmt_dict(
                         frame=pmt.from_long(frame), phase=pmt.from_double(phase),
                         time=pmt.from_uint64(base + self._rx_sync_p - 1)))
 
@@ -236,7 +230,7 @@ class tdd_ap_control(gr.sync_block):
                     break
                 theta, P, gain = self._est.pop(m)
                 t = c.apply_index(m)
-                self.message_port_pub(self._cmd_port, _dict(
+                self.message_port_pub(self._cmd_port, pmt_dict(
                     phase=pmt.from_double(theta), time=pmt.from_uint64(t)))
                 self._theta_from = self._theta_from[-3:] + [(t, theta)]
                 self._theta = theta
@@ -332,7 +326,7 @@ class tdd_central_unit(gr.basic_block):
             x21, x12 = a21.pop(n), a12.pop(n)
             alphabar = x12 - x21
             self.records.append((n, x21, x12, alphabar))
-            self.message_port_pub(self._meas, _dict(
+            self.message_port_pub(self._meas, pmt_dict(
                 phase=pmt.from_double(alphabar),
                 time=pmt.from_uint64(self.cfg.sync12_index(n))))
             self._next += 1
