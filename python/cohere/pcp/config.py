@@ -40,7 +40,6 @@ from typing import Optional
 import numpy as np
 
 from .. import ofdm, preambles
-from ..algorithms import pcp as closed_form
 
 __all__ = ["PcpConfig", "unitary_fft", "fractional_delay"]
 
@@ -228,11 +227,6 @@ class PcpConfig:
         return self.trigger_len + self.t4 + self.oac_symbols * self.sym_len
 
     @property
-    def request_length(self):
-        """Trigger + two request pilots a guard apart (step 1)."""
-        return self.trigger_len + self.packet + self.sym_len
-
-    @property
     def idle_samples(self):
         # Nodes retune their derotators right after a round: t4 >= 3 D keeps
         # that beyond the 2 D the pipeline can run ahead (see pcp.node), so
@@ -347,22 +341,3 @@ class PcpConfig:
         if delay:
             return fractional_delay(syms, delay, self.fft_len, self.cp_len)
         return syms.ravel().astype(np.complex64)
-
-    # ----- closed forms ---------------------------------------------------------------
-    def paper_params(self):
-        """algorithms.pcp.PcpParams with this configuration's timing (seconds)."""
-        fs = self.samp_rate
-        return closed_form.PcpParams(
-            fc=self.center_freq, t_ofdm=self.fft_len / fs, t_cp=self.cp_len / fs,
-            t_p=self.packet / fs, g_u=self.node_turnaround / fs,
-            g_d=self.fusion_turnaround / fs, theta_des=self.theta_des)
-
-    def measurement_noise_var(self, snr_node_db, snr_fusion_db):
-        """Variance (rad^2) of th_noise = psi3 - psi2 - psi1 for per-sample
-        SNRs at the nodes and at the fusion: each phase is measured from a
-        whole pilot of N samples (1 / (2 SNR N) each): the request and the
-        feedback by the node's detector fit (N = fft + cp), the response by the
-        fusion's FFT (N = fft, the energy of the CP-free symbol)."""
-        snr_n = 10.0 ** (snr_node_db / 10.0)
-        snr_f = 10.0 ** (snr_fusion_db / 10.0)
-        return 2.0 / (2.0 * snr_n * self.sym_len) + 1.0 / (2.0 * snr_f * self.fft_len)

@@ -161,8 +161,7 @@ def analyze(run, skip_rounds=2):
             spec = _component_spectra(c, samples, cap_start, t4)
             if spec is not None:
                 total += spec
-            node_rec = next((n for n in run.nodes.get(k, [])
-                             if abs(n["index"] - t1) < c.period / 2), None)
+            node_rec = _node_record(run, k, t1)
             if k in rec["participants"]:
                 participants[i, k - 1] = True
             if node_rec is None or "values" not in node_rec:
@@ -209,11 +208,11 @@ def _true_cfo(hub, k):
     return hub.lo_frequency(FUSION) - hub.lo_frequency(k)
 
 
-def _residual(records, rec, true_cfo):
-    """True residual CFO in the round of node record `rec`: the DL CFO minus
-    the frequency the node's derotators had in force (set after its previous
-    request)."""
-    return true_cfo - rec["applied"]
+def _node_record(run, k, t1):
+    """Node k's record of the round whose request pilot the fusion sent at
+    t1 (the emulator gives every node the same clock), or None."""
+    half = run.config.period / 2
+    return next((n for n in run.nodes.get(k, []) if abs(n["index"] - t1) < half), None)
 
 
 def residual_cfo(run, skip_rounds=2):
@@ -223,11 +222,10 @@ def residual_cfo(run, skip_rounds=2):
     recs = [r for r in run.fusion if r["round"] >= skip_rounds]
     out = np.full((len(recs), c.num_nodes), np.nan)
     for k in range(1, c.num_nodes + 1):
-        records = run.nodes.get(k, [])
         for i, fus in enumerate(recs):
-            rec = next((n for n in records if abs(n["index"] - fus["t1"]) < c.period / 2), None)
+            rec = _node_record(run, k, fus["t1"])
             if rec is not None and k in fus["participants"]:
-                out[i, k - 1] = _residual(records, rec, _true_cfo(run.hub, k))
+                out[i, k - 1] = _true_cfo(run.hub, k) - rec["applied"]
     return out
 
 
@@ -265,16 +263,14 @@ def predicted_errors(run, speeds=None, angles=None, skip_rounds=2):
     var = np.full_like(det, np.nan)
     noise_f = hub.noise_power(FUSION)
     for k in range(1, K + 1):
-        records = run.nodes.get(k, [])
         noise_n = hub.noise_power(k)
         true_cfo = _true_cfo(hub, k)
         dopp = 2 * math.pi * (speeds[0] * math.cos(angles[0]) +
                               speeds[k] * math.cos(angles[k])) / (lam * fs)
         lag = c.t3(k) + c.t4 - c.t2(k) + m * c.sym_len
         for i, fus in enumerate(recs):
-            rec = next((n for n in records if abs(n["index"] - fus["t1"]) < c.period / 2
-                        and "feedback_amp" in n), None)
-            if rec is None or k not in fus["participants"]:
+            rec = _node_record(run, k, fus["t1"])
+            if rec is None or "feedback_amp" not in rec or k not in fus["participants"]:
                 continue
             a_u = abs(fus["responses"][k])
             v = 0.0
@@ -283,7 +279,7 @@ def predicted_errors(run, speeds=None, angles=None, skip_rounds=2):
                 v += noise_n / (2 * c.sym_len * rec["feedback_amp"] ** 2)
             if noise_f > 0 and a_u > 0:
                 v += noise_f / (2 * c.fft_len * a_u ** 2)
-            eps = _residual(records, rec, true_cfo)
+            eps = true_cfo - rec["applied"]  # the frequency in force this round
             det[i, k - 1] = -2 * math.pi * eps * m * c.sym_len / fs + dopp * lag
             var[i, k - 1] = v + (q[0] + q[k]) * (2 * c.t2(k) + m * c.sym_len)
     return det, var

@@ -193,6 +193,7 @@ class pcp_node_control(gr.sync_block):
         self._retunes.append((at, freq))
 
     def _retune_time(self, pilot_index):
+        """Right after the round whose request pilot starts at pilot_index."""
         c = self.cfg
         return _round_half_up(pilot_index) + c.t4 + c.oac_symbols * c.sym_len + c.margin
 
@@ -214,15 +215,11 @@ class pcp_node_control(gr.sync_block):
         self._trigger = f
         if self.cfo_estimate is None and "cfo" in f:
             # acquisition: coarse CFO from the trigger's two halves
-            at = _round_half_up(f["index"]) + self.cfg.trigger_len + self._retune_delay()
+            at = self._retune_time(f["index"] + self.cfg.trigger_len)  # its pilot's round
             self.cfo_estimate = self._retunes[-1][1] + f["cfo"]
             self._retune(at, self.cfo_estimate)
             self._acquired_from = at
             self._debug.debug(f"acquired: CFO {self.cfo_estimate:.1f} Hz from RX {at}")
-
-    def _retune_delay(self):
-        c = self.cfg
-        return c.t4 + c.oac_symbols * c.sym_len + c.margin
 
     def _fine_cfo(self, index, phase, intra):
         """Update the CFO estimate from a request's two pilots.
