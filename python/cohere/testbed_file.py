@@ -130,13 +130,20 @@ def _number(where, key, value, positive=False, minimum=None):
     return v
 
 
-def _parse_node(i, raw):
-    where = f"nodes[{i}]"
+def _mapping(where, raw, known):
+    """raw as a mapping whose keys are all in `known`; TestbedError naming
+    `where` and the unknown keys otherwise."""
     if not isinstance(raw, dict):
         raise TestbedError(f"{where}: expected a mapping, got {raw!r}")
-    unknown = set(raw) - _NODE_KEYS
+    unknown = set(raw) - set(known)
     if unknown:
-        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(_NODE_KEYS)})")
+        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(known)})")
+    return raw
+
+
+def _parse_node(i, raw):
+    where = f"nodes[{i}]"
+    _mapping(where, raw, _NODE_KEYS)
     if "id" not in raw:
         raise TestbedError(f"{where}: missing id")
     try:
@@ -199,14 +206,8 @@ def parse_endpoint(text, where="endpoint"):
 
 def _parse_pcp(where, raw):
     where = f"{where}: pcp"
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise TestbedError(f"{where} must be a mapping")
-    known = _PCP_INTS | _PCP_FLOATS | set(_PCP_CHOICES) | _PCP_FLAGS
-    unknown = set(raw) - known
-    if unknown:
-        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(known)})")
+    raw = _mapping(where, {} if raw is None else raw,
+                   _PCP_INTS | _PCP_FLOATS | set(_PCP_CHOICES) | _PCP_FLAGS)
     out = dict(PCP_DEFAULTS)
     for key, value in raw.items():
         if key in _PCP_INTS:
@@ -235,14 +236,7 @@ def _parse_pcp(where, raw):
 
 def _parse_zmq(where, raw):
     where = f"{where}: zmq"
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise TestbedError(f"{where} must be a mapping")
-    unknown = set(raw) - set(ZMQ_DEFAULTS)
-    if unknown:
-        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} "
-                           f"(known: {sorted(ZMQ_DEFAULTS)})")
+    raw = _mapping(where, {} if raw is None else raw, ZMQ_DEFAULTS)
     out = dict(ZMQ_DEFAULTS)
     out.update(raw)
     for key in ("hub", "fusion"):
@@ -268,23 +262,13 @@ def load_testbed(source):
         except yaml.YAMLError as exc:
             raise TestbedError(f"{path}: not valid YAML: {exc}") from None
     where = path or "testbed"
-    if not isinstance(raw, dict):
-        raise TestbedError(f"{where}: expected a mapping at the top level")
-    unknown = set(raw) - _TOP_KEYS
-    if unknown:
-        raise TestbedError(f"{where}: unknown key(s) {sorted(unknown)} (known: {sorted(_TOP_KEYS)})")
+    _mapping(where, raw, _TOP_KEYS)
     for key in ("fc", "fs"):
         if key not in raw:
             raise TestbedError(f"{where}: missing {key} ({'carrier' if key == 'fc' else 'sample rate'}, Hz)")
     fc = _number(where, "fc", raw["fc"], positive=True)
     fs = _number(where, "fs", raw["fs"], positive=True)
-    emulator = raw.get("emulator") or {}
-    if not isinstance(emulator, dict):
-        raise TestbedError(f"{where}: emulator must be a mapping")
-    unknown = set(emulator) - _EMULATOR_KEYS
-    if unknown:
-        raise TestbedError(f"{where}: unknown emulator key(s) {sorted(unknown)} "
-                           f"(known: {sorted(_EMULATOR_KEYS)})")
+    emulator = _mapping(f"{where}: emulator", raw.get("emulator") or {}, _EMULATOR_KEYS)
     # YAML 1.1 reads 1e-4 (no dot) as a string: coerce every scalar option
     for key in _EMULATOR_NUMBERS & set(emulator):
         emulator[key] = _number(f"{where}: emulator", key, emulator[key])
