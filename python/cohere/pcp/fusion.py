@@ -93,7 +93,10 @@ class pcp_fusion_control(gr.sync_block):
         self._payload_pilots = c.payload_pilots()
 
         # history: enough to cover a whole round
-        self._hist = np.zeros(c.period + c.sym_len * 4, np.complex64)
+        # history: the last _keep samples cover a whole round; twice that
+        # room so that the kept part moves only once per _keep samples
+        self._keep = c.period + c.sym_len * 4
+        self._hist = np.zeros(2 * self._keep, np.complex64)
         self._hist_start = 0  # absolute index of _hist[0]
         self._hist_len = 0
         self._round = 0
@@ -210,13 +213,16 @@ class pcp_fusion_control(gr.sync_block):
 
     # ----- stream -----------------------------------------------------------------------------
     def _append(self, x):
+        if len(x) > self._keep:  # only the newest _keep samples can still be needed
+            self._hist_start += self._hist_len + len(x) - self._keep
+            self._hist_len = 0
+            x = x[-self._keep:]
         n = len(x)
-        cap = len(self._hist)
-        if self._hist_len + n > cap:
-            drop = self._hist_len + n - cap
-            self._hist[:self._hist_len - drop] = self._hist[drop:self._hist_len]
-            self._hist_start += drop
-            self._hist_len -= drop
+        if self._hist_len + n > len(self._hist):
+            retain = min(self._hist_len, self._keep)
+            self._hist[:retain] = self._hist[self._hist_len - retain:self._hist_len]
+            self._hist_start += self._hist_len - retain
+            self._hist_len = retain
         self._hist[self._hist_len:self._hist_len + n] = x
         self._hist_len += n
 
@@ -232,8 +238,7 @@ class pcp_fusion_control(gr.sync_block):
         # call containing its decision point (nothing beyond it is needed)
         while pos < end:
             if not self._wanted(self._round):
-                self._append(x[pos - self.nitems_read(0):n])
-                break
+                break  # every round is done: no window will be read again
             point = (self._responses_done(self._round) if self._state == "responses"
                      else self._payload_done(self._round))
             stop = min(end, point)
