@@ -46,48 +46,57 @@ normal_stream::normal_stream(uint64_t seed) : d_pos(2 * pairs)
     }
 }
 
+namespace {
+// Four 64-bit lanes; GCC lowers these operations to whatever the target has
+// (one AVX2 register, two SSE2 registers or scalar code).
+typedef uint64_t u64x4 __attribute__((vector_size(32)));
+typedef int32_t i32x4 __attribute__((vector_size(16)));
+typedef float f32x4 __attribute__((vector_size(16)));
+} // namespace
+
 COHERE_CLONES
 void normal_stream::refill()
 {
-    std::array<int32_t, pairs> hi, lo;
-    uint64_t s0[lanes], s1[lanes], s2[lanes], s3[lanes];
-    for (size_t l = 0; l < lanes; l++) {
-        s0[l] = d_s[0][l];
-        s1[l] = d_s[1][l];
-        s2[l] = d_s[2][l];
-        s3[l] = d_s[3][l];
-    }
+    static_assert(lanes == 4, "refill() is written for four lanes");
+    u64x4 s0, s1, s2, s3;
+    std::memcpy(&s0, d_s[0], sizeof(s0));
+    std::memcpy(&s1, d_s[1], sizeof(s1));
+    std::memcpy(&s2, d_s[2], sizeof(s2));
+    std::memcpy(&s3, d_s[3], sizeof(s3));
+    const f32x4 radius_scale = { 0x1.0p-24f, 0x1.0p-24f, 0x1.0p-24f, 0x1.0p-24f };
+    const float a_scale = 0x1.0p-23f * static_cast<float>(M_PI);
+    const f32x4 angle_scale = { a_scale, a_scale, a_scale, a_scale };
+    const float pi = static_cast<float>(M_PI);
+    const f32x4 half = { 0.5f, 0.5f, 0.5f, 0.5f };
+    const f32x4 pis = { pi, pi, pi, pi };
     for (size_t i = 0; i < pairs; i += lanes) {
-        for (size_t l = 0; l < lanes; l++) {
-            // xoshiro256** step, multiplications as shifts and adds
-            const uint64_t x5 = (s1[l] << 2) + s1[l];
-            const uint64_t r = (x5 << 7) | (x5 >> 57);
-            const uint64_t u = (r << 3) + r;
-            const uint64_t t = s1[l] << 17;
-            s2[l] ^= s0[l];
-            s3[l] ^= s1[l];
-            s1[l] ^= s2[l];
-            s0[l] ^= s3[l];
-            s2[l] ^= t;
-            s3[l] = (s3[l] << 45) | (s3[l] >> 19);
-            hi[i + l] = static_cast<int32_t>(u >> 40);       // 24 bits
-            lo[i + l] = static_cast<int32_t>(u & 0xffffff); // 24 bits
-        }
+        // xoshiro256** step in every lane, multiplications as shifts and adds
+        const u64x4 x5 = (s1 << 2) + s1;
+        const u64x4 r = (x5 << 7) | (x5 >> 57);
+        const u64x4 u = (r << 3) + r;
+        const u64x4 t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 45) | (s3 >> 19);
+        // 24 bits each for the radius (0, 1) and the angle [-pi, pi)
+        const i32x4 hi = __builtin_convertvector(u >> 40, i32x4);
+        const i32x4 lo = __builtin_convertvector(u & 0xffffff, i32x4);
+        const f32x4 radius = (__builtin_convertvector(hi, f32x4) + half) * radius_scale;
+        const f32x4 angle = __builtin_convertvector(lo, f32x4) * angle_scale - pis;
+        std::memcpy(&d_radius[i], &radius, sizeof(radius));
+        std::memcpy(&d_angle[i], &angle, sizeof(angle));
     }
-    for (size_t l = 0; l < lanes; l++) {
-        d_s[0][l] = s0[l];
-        d_s[1][l] = s1[l];
-        d_s[2][l] = s2[l];
-        d_s[3][l] = s3[l];
-    }
-    for (size_t i = 0; i < pairs; i++) {
-        d_radius[i] = (static_cast<float>(hi[i]) + 0.5f) * 0x1.0p-24f; // (0, 1)
-        d_angle[i] = static_cast<float>(lo[i]) * (0x1.0p-23f * static_cast<float>(M_PI)) -
-                     static_cast<float>(M_PI); // [-pi, pi)
-    }
-    fast_log(d_radius.data(), d_radius.data(), pairs);
+    std::memcpy(d_s[0], &s0, sizeof(s0));
+    std::memcpy(d_s[1], &s1, sizeof(s1));
+    std::memcpy(d_s[2], &s2, sizeof(s2));
+    std::memcpy(d_s[3], &s3, sizeof(s3));
+    float* ln_radius = d_buf.data(); // scratch until the last loop fills d_buf
+    fast_log(d_radius.data(), ln_radius, pairs);
     for (size_t i = 0; i < pairs; i++)
-        d_radius[i] = std::sqrt(-2.0f * d_radius[i]);
+        d_radius[i] = std::sqrt(-2.0f * ln_radius[i]);
     unit_phasors(d_angle.data(), d_phasor.data(), pairs);
     for (size_t i = 0; i < pairs; i++) {
         d_buf[2 * i] = d_radius[i] * d_phasor[i].real();
