@@ -11,11 +11,14 @@
 #include <gnuradio/gr_complex.h>
 #include <cstddef>
 
-// Hot loops are compiled twice, for AVX2+FMA and for the x86-64 baseline, and
-// the loader picks one per CPU (GCC function multiversioning). Other
-// compilers and architectures get the plain version.
+// Hot loops are compiled twice, for AVX2 and for the x86-64 baseline, and the
+// loader picks one per CPU (GCC function multiversioning). Other compilers and
+// architectures get the plain version. FMA stays off on purpose: contracting
+// a * b + c differently in a vector body and its scalar tail would make
+// results depend on where a buffer boundary splits a loop, and the emulator
+// and the blocks promise the same bits whatever the buffer sizes.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define COHERE_CLONES __attribute__((target_clones("avx2,fma", "default")))
+#define COHERE_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define COHERE_CLONES
 #endif
