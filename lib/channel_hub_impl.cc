@@ -182,6 +182,13 @@ void channel_hub_impl::set_phase_noise(int node, double c)
     if (!std::isfinite(c) || c < 0)
         throw std::invalid_argument("channel_hub: phase_noise of node " + std::to_string(node) +
                                     " must be >= 0, got " + num(c));
+    // the oscillator's limit: increment std sqrt(4 pi^2 fc^2 c / fs) <= 2 rad
+    const double c_max = 4.0 * d_fs / (4.0 * M_PI * M_PI * d_fc * d_fc);
+    if (c > c_max)
+        throw std::invalid_argument("channel_hub: phase_noise of node " + std::to_string(node) +
+                                    " must be <= " + num(c_max) +
+                                    " (a per-sample phase increment std of 2 rad), got " +
+                                    num(c));
     d_nodes[node].phase_noise = c;
 }
 
@@ -684,7 +691,6 @@ void channel_hub_impl::freeze_locked()
         for (int b = 0; b < cfg.nant; b++)
             rx.noise.emplace_back(kernels::derive_seed(d_seed, S_NOISE, i, b));
         rx.noise_std = static_cast<float>(std::sqrt(cfg.noise_power / 2.0));
-        rx.noise_buf.assign(2 * chunk_max, 0.0f);
         size_t qmax = 1;
         for (const auto& l : rx.links)
             qmax = std::max(qmax, l.sfo ? size_t(2 * sfo_half_len + 2) : l.fir.taps.size());
@@ -1312,11 +1318,8 @@ void channel_hub_impl::compute_rx_chunk(int node,
     for (int b = 0; b < nrx; b++) {
         gr_complex* y = out[b] + offset;
         kernels::cmul3_conj(y, rx.acc[b].data(), rx.rot.data(), rx_gain[b], m);
-        if (rx.noise_std > 0) {
-            float* __restrict z = rx.noise_buf.data();
-            rx.noise[b].fill(z, 2 * m);
-            kernels::axpy(reinterpret_cast<float*>(y), z, rx.noise_std, 2 * m);
-        }
+        if (rx.noise_std > 0)
+            rx.noise[b].add_scaled(reinterpret_cast<float*>(y), rx.noise_std, 2 * m);
     }
 }
 

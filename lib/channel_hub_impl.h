@@ -169,7 +169,6 @@ private:
     struct rx_state {
         std::vector<hub_rx_link> links;
         std::vector<kernels::normal_stream> noise; // per antenna
-        std::vector<float> noise_buf;
         float noise_std = 0.0f;
         uint64_t next = 0;
         bool attached = false;

@@ -51,6 +51,7 @@ namespace {
 // (one AVX2 register, two SSE2 registers or scalar code).
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
 typedef int32_t i32x4 __attribute__((vector_size(16)));
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
 typedef float f32x4 __attribute__((vector_size(16)));
 } // namespace
 
@@ -64,11 +65,7 @@ void normal_stream::refill()
     std::memcpy(&s2, d_s[2], sizeof(s2));
     std::memcpy(&s3, d_s[3], sizeof(s3));
     const f32x4 radius_scale = { 0x1.0p-24f, 0x1.0p-24f, 0x1.0p-24f, 0x1.0p-24f };
-    const float a_scale = 0x1.0p-23f * static_cast<float>(M_PI);
-    const f32x4 angle_scale = { a_scale, a_scale, a_scale, a_scale };
-    const float pi = static_cast<float>(M_PI);
     const f32x4 half = { 0.5f, 0.5f, 0.5f, 0.5f };
-    const f32x4 pis = { pi, pi, pi, pi };
     for (size_t i = 0; i < pairs; i += lanes) {
         // xoshiro256** step in every lane, multiplications as shifts and adds
         const u64x4 x5 = (s1 << 2) + s1;
@@ -81,11 +78,11 @@ void normal_stream::refill()
         s0 ^= s3;
         s2 ^= t;
         s3 = (s3 << 45) | (s3 >> 19);
-        // 24 bits each for the radius (0, 1) and the angle [-pi, pi)
+        // 24 bits each for the radius (0, 1) and the angle (a fixed-point
+        // phase, 2^32 a full turn)
         const i32x4 hi = __builtin_convertvector(u >> 40, i32x4);
-        const i32x4 lo = __builtin_convertvector(u & 0xffffff, i32x4);
+        const u32x4 angle = __builtin_convertvector(u & 0xffffff, u32x4) << 8;
         const f32x4 radius = (__builtin_convertvector(hi, f32x4) + half) * radius_scale;
-        const f32x4 angle = __builtin_convertvector(lo, f32x4) * angle_scale - pis;
         std::memcpy(&d_radius[i], &radius, sizeof(radius));
         std::memcpy(&d_angle[i], &angle, sizeof(angle));
     }
@@ -97,7 +94,7 @@ void normal_stream::refill()
     fast_log(d_radius.data(), ln_radius, pairs);
     for (size_t i = 0; i < pairs; i++)
         d_radius[i] = std::sqrt(-2.0f * ln_radius[i]);
-    unit_phasors(d_angle.data(), d_phasor.data(), pairs);
+    fixed_phasors(d_angle.data(), d_phasor.data(), pairs);
     for (size_t i = 0; i < pairs; i++) {
         d_buf[2 * i] = d_radius[i] * d_phasor[i].real();
         d_buf[2 * i + 1] = d_radius[i] * d_phasor[i].imag();
@@ -114,6 +111,19 @@ void normal_stream::fill(float* out, size_t n)
         std::memcpy(out, d_buf.data() + d_pos, run * sizeof(float));
         d_pos += run;
         out += run;
+        n -= run;
+    }
+}
+
+void normal_stream::add_scaled(float* y, float a, size_t n)
+{
+    while (n > 0) {
+        if (d_pos == d_buf.size())
+            refill();
+        const size_t run = std::min(n, d_buf.size() - d_pos);
+        axpy(y, d_buf.data() + d_pos, a, run);
+        d_pos += run;
+        y += run;
         n -= run;
     }
 }

@@ -24,7 +24,7 @@ namespace kernels {
  * u1 in (0, 1) and u2 in [0, 1), and the pair
  *   sqrt(-2 ln u1) (cos 2 pi u2, sin 2 pi u2),
  * computed in blocks of 256 pairs by branch-free, vectorizable loops (a
- * bit-level float logarithm and kernels::unit_phasors). The 24-bit uniforms
+ * bit-level float logarithm and kernels::fixed_phasors). The 24-bit uniforms
  * truncate the distribution at |x| = 5.9 (probability 3.6e-9), irrelevant for
  * receiver noise and phase-noise increments.
  *
@@ -36,6 +36,8 @@ public:
     explicit normal_stream(uint64_t seed);
     //! out[0 .. n-1] = the next n samples of the stream.
     void fill(float* out, size_t n);
+    //! y[k] += a * (the next n samples of the stream), without a copy.
+    void add_scaled(float* y, float a, size_t n);
 
 private:
     static constexpr size_t pairs = 256;
@@ -46,7 +48,8 @@ private:
     uint64_t d_s[4][lanes];
     std::array<float, 2 * pairs> d_buf;
     size_t d_pos;
-    std::array<float, pairs> d_radius, d_angle;
+    std::array<float, pairs> d_radius;
+    std::array<uint32_t, pairs> d_angle;
     std::array<gr_complex, pairs> d_phasor;
 };
 

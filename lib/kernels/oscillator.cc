@@ -7,6 +7,7 @@
 #include "oscillator.h"
 #include "vector_ops.h"
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -18,21 +19,25 @@ namespace {
 constexpr double two_pi = 2.0 * M_PI;
 constexpr uint64_t no_retune = std::numeric_limits<uint64_t>::max();
 constexpr size_t block_size = 1024;
+constexpr double max_increment_std = 2.0; // rad: keeps |sigma z| 2^50 / (2 pi) < 2^51
 } // namespace
 
-COHERE_CLONES
-void unit_phasors(const float* __restrict phase, gr_complex* __restrict out, size_t n)
+namespace {
+inline uint32_t top32(uint32_t p) { return p; }
+inline uint32_t top32(uint64_t p) { return static_cast<uint32_t>(p >> 32); }
+
+template <typename T>
+inline __attribute__((always_inline)) void
+fixed_phasors_impl(const T* __restrict phase, gr_complex* __restrict out, size_t n)
 {
     float* __restrict o = reinterpret_cast<float*>(out);
     for (size_t k = 0; k < n; k++) {
-        const float x = phase[k];
-        // quadrant q = round(x / (pi/2)) by truncation (SSE2 cvttps2dq, no libm
-        // call); y = x - q pi/2 in [-pi/4, pi/4] with pi/2 in three parts (Cody-Waite)
-        const int q = static_cast<int>(x * 0.636619772f + (x >= 0.0f ? 0.5f : -0.5f));
-        const float qf = static_cast<float>(q);
-        float y = x - qf * 1.5703125f;
-        y = y - qf * 4.83751296997070312500e-4f;
-        y = y - qf * 7.54978995489188216e-8f;
+        const uint32_t p = top32(phase[k]);
+        // nearest quadrant q (0..3) and the rest r, exactly, in integers;
+        // y = 2 pi r / 2^32 in [-pi/4, pi/4)
+        const uint32_t q = (p + 0x20000000u) >> 30;
+        const int32_t r = static_cast<int32_t>(p - (q << 30));
+        const float y = static_cast<float>(r) * 1.46291807926715968e-9f; // 2 pi / 2^32
         const float y2 = y * y;
         const float sn =
             y + y * y2 * (-1.6666654611e-1f + y2 * (8.3321608736e-3f + y2 * -1.9515295891e-4f));
@@ -40,13 +45,45 @@ void unit_phasors(const float* __restrict phase, gr_complex* __restrict out, siz
                          y2 * y2 *
                              (4.166664568298827e-2f +
                               y2 * (-1.388731625493765e-3f + y2 * 2.443315711809948e-5f));
-        // quadrant: odd q swaps sine and cosine; signs from bits of q and q + 1
-        const float swap = static_cast<float>(q & 1);
-        const float s_abs = sn + swap * (cs - sn);
-        const float c_abs = cs + swap * (sn - cs);
-        o[2 * k] = c_abs * (1.0f - static_cast<float>((q + 1) & 2));
-        o[2 * k + 1] = s_abs * (1.0f - static_cast<float>(q & 2));
+        // exp(j (q pi/2 + y)): odd q swaps cosine and sine; the real part is
+        // negative for q = 1, 2 and the imaginary part for q = 2, 3
+        const bool odd = q & 1;
+        float re = odd ? sn : cs;
+        float im = odd ? cs : sn;
+        uint32_t re_bits, im_bits;
+        std::memcpy(&re_bits, &re, sizeof(re));
+        std::memcpy(&im_bits, &im, sizeof(im));
+        re_bits ^= ((q + 1) & 2u) << 30;
+        im_bits ^= (q & 2u) << 30;
+        std::memcpy(&re, &re_bits, sizeof(re));
+        std::memcpy(&im, &im_bits, sizeof(im));
+        o[2 * k] = re;
+        o[2 * k + 1] = im;
     }
+}
+} // namespace
+
+COHERE_CLONES
+void fixed_phasors(const uint32_t* phase, gr_complex* out, size_t n)
+{
+    fixed_phasors_impl(phase, out, n);
+}
+
+COHERE_CLONES
+void fixed_phasors(const uint64_t* phase, gr_complex* out, size_t n)
+{
+    fixed_phasors_impl(phase, out, n);
+}
+
+uint64_t phase_to_fixed(double phase)
+{
+    double turns = phase / two_pi;
+    turns -= std::floor(turns + 0.5); // [-0.5, 0.5) up to rounding
+    if (turns < -0.5)
+        turns += 1.0;
+    if (turns >= 0.5)
+        turns -= 1.0;
+    return static_cast<uint64_t>(std::llround(std::ldexp(turns, 64)));
 }
 
 double wrap_phase_far(double x)
@@ -63,8 +100,11 @@ oscillator::oscillator(double samp_rate,
                        double phase_noise_c,
                        double initial_phase,
                        uint64_t seed)
-    : d_df(ppm * 1e-6 * center_freq),
-      d_phase(wrap_phase(initial_phase)),
+    : d_sigma(0),
+      d_df(ppm * 1e-6 * center_freq),
+      d_omega(0),
+      d_noise_scale(0),
+      d_phase(0),
       d_pos(0),
       d_noise(seed),
       d_next_retune(no_retune),
@@ -78,11 +118,18 @@ oscillator::oscillator(double samp_rate,
                                     std::to_string(phase_noise_c));
     if (!std::isfinite(ppm) || !std::isfinite(center_freq) || !std::isfinite(initial_phase))
         throw std::invalid_argument("oscillator: ppm, center_freq and initial_phase must be finite");
-    d_omega = wrap_phase(two_pi * d_df / samp_rate);
     d_sigma = std::sqrt(4.0 * M_PI * M_PI * center_freq * center_freq * phase_noise_c /
                         samp_rate);
-    d_block.resize(block_size);
+    if (d_sigma > max_increment_std)
+        throw std::invalid_argument(
+            "oscillator: phase_noise_c " + std::to_string(phase_noise_c) +
+            " gives a per-sample phase increment std of " + std::to_string(d_sigma) +
+            " rad; at most " + std::to_string(max_increment_std) + " rad is supported");
+    d_omega = phase_to_fixed(two_pi * (d_df / samp_rate));
+    d_noise_scale = d_sigma * 0x1.0p50 / two_pi;
+    d_phase = phase_to_fixed(initial_phase);
     d_z.resize(block_size);
+    d_block.resize(block_size);
 }
 
 void oscillator::schedule_retune(uint64_t at, double new_phase)
@@ -97,14 +144,48 @@ void oscillator::apply_pending_retune()
     while (!d_retunes.empty() && d_retunes.begin()->first <= d_pos) {
         if (d_retunes.begin()->first < d_pos)
             d_retune_late++;
-        d_phase = d_retunes.begin()->second;
+        d_phase = phase_to_fixed(d_retunes.begin()->second);
         d_retunes.erase(d_retunes.begin());
     }
     d_next_retune = d_retunes.empty() ? no_retune : d_retunes.begin()->first;
 }
 
+namespace {
+/*!
+ * phase[i] = phase before sample i of the block, with the next phase
+ * returned: phase[i + 1] = phase[i] + omega + round(scale z[i]) 2^14, all
+ * modulo 2^64. |scale z| < 2^51 (sigma <= 2 rad and |z| < 6), where adding
+ * 1.5 2^52 rounds a double to an integer held in its low mantissa bits.
+ */
+COHERE_CLONES
+uint64_t accumulate_noisy(uint64_t ph,
+                          uint64_t omega,
+                          double scale,
+                          const float* __restrict z,
+                          uint64_t* __restrict phase,
+                          size_t m)
+{
+    constexpr double magic = 0x1.8p52;
+    uint64_t magic_bits;
+    std::memcpy(&magic_bits, &magic, sizeof(magic));
+    // increments first (vectorizes), then the running sum (an integer chain)
+    for (size_t i = 0; i < m; i++) {
+        const double v = scale * static_cast<double>(z[i]) + magic;
+        uint64_t bits;
+        std::memcpy(&bits, &v, sizeof(v));
+        phase[i] = omega + ((bits - magic_bits) << 14);
+    }
+    for (size_t i = 0; i < m; i++) {
+        const uint64_t inc = phase[i];
+        phase[i] = ph;
+        ph += inc;
+    }
+    return ph;
+}
+} // namespace
+
 template <typename F>
-void oscillator::run(size_t n, F&& emit)
+void oscillator::run(size_t n, F&& emit_block)
 {
     {
         std::lock_guard<std::mutex> lock(d_retune_mutex);
@@ -118,20 +199,19 @@ void oscillator::run(size_t n, F&& emit)
         size_t m = std::min(n - k, block_size);
         if (d_next_retune != no_retune)
             m = static_cast<size_t>(std::min<uint64_t>(m, d_next_retune - d_pos));
-        double ph = d_phase;
+        uint64_t* ph = d_block.data();
         if (d_sigma > 0) {
             d_noise.fill(d_z.data(), m);
-            for (size_t i = 0; i < m; i++) {
-                emit(k + i, ph);
-                ph = wrap_phase(ph + (d_omega + d_sigma * static_cast<double>(d_z[i])));
-            }
+            d_phase = accumulate_noisy(d_phase, d_omega, d_noise_scale, d_z.data(), ph, m);
         } else {
+            uint64_t p = d_phase;
             for (size_t i = 0; i < m; i++) {
-                emit(k + i, ph);
-                ph = wrap_phase(ph + d_omega);
+                ph[i] = p;
+                p += d_omega;
             }
+            d_phase = p;
         }
-        d_phase = ph;
+        emit_block(k, ph, m);
         d_pos += m;
         k += m;
     }
@@ -139,18 +219,15 @@ void oscillator::run(size_t n, F&& emit)
 
 void oscillator::generate(gr_complex* out, size_t n)
 {
-    for (size_t done = 0; done < n;) {
-        const size_t m = std::min(block_size, n - done);
-        float* __restrict ph = d_block.data();
-        run(m, [ph](size_t k, double phase) { ph[k] = static_cast<float>(phase); });
-        unit_phasors(ph, out + done, m);
-        done += m;
-    }
+    run(n, [out](size_t k, const uint64_t* ph, size_t m) { fixed_phasors(ph, out + k, m); });
 }
 
 void oscillator::generate_phase(double* out, size_t n)
 {
-    run(n, [out](size_t k, double phase) { out[k] = phase; });
+    run(n, [out](size_t k, const uint64_t* ph, size_t m) {
+        for (size_t i = 0; i < m; i++)
+            out[k + i] = fixed_to_phase(ph[i]);
+    });
 }
 
 } // namespace kernels

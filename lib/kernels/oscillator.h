@@ -32,11 +32,16 @@ namespace kernels {
  * sample r replaces phi[r] by a new phase (the AD936x behaviour: the LO phase is
  * random after every retune); the new phase is given by the caller.
  *
- * The phase is accumulated in double precision and wrapped to [-pi, pi); the
- * complex output exp(j phi[n]) is computed from it in blocks by a vectorizable
- * single-precision sine/cosine (error < 3e-7, below complex64 resolution). The
- * result depends only on the sample index, never on how the stream is cut
- * into blocks.
+ * The phase is accumulated in 64-bit fixed point (units of 2 pi / 2^64, so it
+ * wraps by itself): the deterministic increment is exact to 2e-19 rad, each
+ * noise increment is rounded to 2 pi 2^-50 = 6e-15 rad, and integer sums are
+ * associative, so the result depends only on the sample index, never on how
+ * the stream is cut into blocks, and the running sum is a one-cycle chain
+ * instead of a floating-point one. The complex output exp(j phi[n]) comes
+ * from the top 32 bits by kernels::fixed_phasors (error < 3e-7, below complex64
+ * resolution); generate_phase() returns the same phase in double precision.
+ * The noise increment std may be at most 2 rad (a phase that is white noise
+ * from one sample to the next is not an oscillator).
  *
  * Instances are sequential: generate() continues where the last call ended.
  * Two instances built with the same arguments produce identical sequences.
@@ -73,17 +78,18 @@ public:
 
 private:
     template <typename F>
-    void run(size_t n, F&& emit);
+    void run(size_t n, F&& emit_block);
     void apply_pending_retune();
 
-    double d_omega;  // deterministic increment, rad/sample
-    double d_sigma;  // phase-noise increment std, rad
+    double d_sigma; // phase-noise increment std, rad
     double d_df;
-    double d_phase;  // phi[d_pos], wrapped
+    uint64_t d_omega;       // deterministic increment, 2 pi 2^-64 units
+    double d_noise_scale;   // sigma 2^50 / (2 pi): noise in 2 pi 2^-50 units
+    uint64_t d_phase;       // phi[d_pos], 2 pi 2^-64 units
     uint64_t d_pos;
     normal_stream d_noise;
-    std::vector<float> d_block; // phases of one block, for the batched sincos
-    std::vector<float> d_z;     // noise increments of one block
+    std::vector<float> d_z;        // noise draws of one block
+    std::vector<uint64_t> d_block; // phases of one block
 
     std::mutex d_retune_mutex;
     std::map<uint64_t, double> d_retunes;
@@ -92,11 +98,24 @@ private:
 };
 
 /*!
- * \brief out[k] = exp(j phase[k]) for |phase[k]| <= pi + 0.1, single precision.
- * Branch-free (Cody-Waite reduction to [-pi/4, pi/4] and minimax polynomials),
- * so the compiler vectorizes it; absolute error < 3e-7.
+ * \brief out[k] = exp(j 2 pi phase[k] / 2^32): unit phasors of fixed-point
+ * phases (a full turn is 2^32), single precision.
+ *
+ * The quadrant comes exactly from the top bits; the rest, in [-pi/4, pi/4),
+ * goes through minimax sine and cosine polynomials. Branch-free, so the
+ * compiler vectorizes it; absolute error < 3e-7.
  */
-COHERE_API void unit_phasors(const float* phase, gr_complex* out, size_t n);
+COHERE_API void fixed_phasors(const uint32_t* phase, gr_complex* out, size_t n);
+//! The same for 64-bit phases (a full turn is 2^64), from their top 32 bits.
+COHERE_API void fixed_phasors(const uint64_t* phase, gr_complex* out, size_t n);
+
+//! An angle in rad as a 64-bit fixed-point phase (2 pi is 2^64), wrapped.
+COHERE_API uint64_t phase_to_fixed(double phase);
+//! A 64-bit fixed-point phase as an angle in [-pi, pi).
+inline double fixed_to_phase(uint64_t phase)
+{
+    return static_cast<double>(static_cast<int64_t>(phase)) * (2.0 * M_PI * 0x1.0p-64);
+}
 
 //! Wrap an angle to [-pi, pi) (slow path for angles far outside).
 COHERE_API double wrap_phase_far(double x);

@@ -4,7 +4,9 @@
  */
 #define BOOST_TEST_MODULE test_oscillator
 #include "kernels/oscillator.h"
+#include "kernels/rng.h"
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -15,7 +17,8 @@ const double fs = 5e6, fc = 920e6;
 }
 
 // Without phase noise the phase is phi_0 + 2 pi df n / fs exactly (up to the
-// double rounding of the running sum: < 1e-9 rad after 1e6 samples).
+// fixed-point rounding of the increment, 2 pi 2^-65 rad per sample: < 1e-12
+// rad after 1e6 samples; 1e-9 leaves room for the double reference).
 BOOST_AUTO_TEST_CASE(deterministic_phase)
 {
     oscillator osc(fs, fc, 10.0, 0.0, 0.3, 1);
@@ -101,9 +104,56 @@ BOOST_AUTO_TEST_CASE(retune_at_sample)
     BOOST_CHECK_EQUAL(osc.retune_late(), 0u);
 }
 
+// fixed_phasors against double-precision cos/sin at every quadrant boundary
+// (and one step either side) and at random phases: absolute error < 3e-7
+// (float polynomials on [-pi/4, pi/4] plus the float rounding of the reduced
+// angle, about 5e-8).
+BOOST_AUTO_TEST_CASE(fixed_phasors_accuracy)
+{
+    std::vector<uint32_t> p32;
+    for (uint32_t q = 0; q < 8; q++)
+        for (int d = -1; d <= 1; d++)
+            p32.push_back((q << 29) + static_cast<uint32_t>(d));
+    xoshiro256 g(5);
+    for (int i = 0; i < 100000; i++)
+        p32.push_back(static_cast<uint32_t>(g.next() >> 32));
+    std::vector<gr_complex> out(p32.size());
+    fixed_phasors(p32.data(), out.data(), p32.size());
+    float worst = 0;
+    for (size_t k = 0; k < p32.size(); k++) {
+        const double a = 2 * M_PI * static_cast<double>(p32[k]) * 0x1.0p-32;
+        worst = std::max(worst, std::abs(out[k] - gr_complex(std::cos(a), std::sin(a))));
+    }
+    BOOST_CHECK_SMALL(worst, 3e-7f);
+    // the 64-bit form uses the top 32 bits
+    std::vector<uint64_t> p64(p32.size());
+    for (size_t k = 0; k < p32.size(); k++)
+        p64[k] = (static_cast<uint64_t>(p32[k]) << 32) | (g.next() >> 33);
+    std::vector<gr_complex> out64(p64.size());
+    fixed_phasors(p64.data(), out64.data(), p64.size());
+    for (size_t k = 0; k < p64.size(); k++)
+        BOOST_REQUIRE_EQUAL(out64[k], out[k]);
+}
+
+// phase_to_fixed / fixed_to_phase: the round trip wraps to [-pi, pi) and is
+// exact up to double rounding, a few ulps of max(pi, |a|) (a / 2 pi loses the
+// low bits of a large angle), including angles far outside and just below +pi.
+BOOST_AUTO_TEST_CASE(fixed_point_phase_round_trip)
+{
+    for (double a : { 0.0, 1.0, -1.0, 3.0, -M_PI, std::nextafter(M_PI, 0.0), 7.5, -100.25, 1e6 }) {
+        const double back = fixed_to_phase(phase_to_fixed(a));
+        BOOST_CHECK(back >= -M_PI && back < M_PI);
+        BOOST_CHECK_SMALL(wrap_phase(back - a), 4 * 0x1.0p-52 * std::max(M_PI, std::abs(a)));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(invalid_arguments)
 {
     BOOST_CHECK_THROW(oscillator(0.0, fc, 0, 0, 0, 1), std::invalid_argument);
     BOOST_CHECK_THROW(oscillator(fs, fc, 0, -1e-18, 0, 1), std::invalid_argument);
     BOOST_CHECK_THROW(oscillator(fs, fc, NAN, 0, 0, 1), std::invalid_argument);
+    // increment std sqrt(4 pi^2 fc^2 c / fs) above 2 rad
+    const double c_max = 4.0 * fs / (4 * M_PI * M_PI * fc * fc);
+    BOOST_CHECK_NO_THROW(oscillator(fs, fc, 0, 0.99 * c_max, 0, 1));
+    BOOST_CHECK_THROW(oscillator(fs, fc, 0, 1.01 * c_max, 0, 1), std::invalid_argument);
 }

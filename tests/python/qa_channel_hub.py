@@ -355,6 +355,7 @@ BAD_CONFIGS = [
     (dict(ppm=float("nan")), "ppm"),
     (dict(ppm=[1, 2, 3]), "ppm"),
     (dict(phase_noise=-1e-18), "phase_noise"),
+    (dict(phase_noise=1e-12), "phase_noise"),  # increment std 5.7 rad > 2
     (dict(link_delay={(0, 1): -1.0}), "delay"),
     (dict(link_delay={(0, 5): 1.0}), "unknown node"),
     (dict(link_gain=[[0, 1], [2, 0]]), "symmetric"),

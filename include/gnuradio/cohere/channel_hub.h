@@ -94,7 +94,8 @@ public:
     //! Oscillator offset in ppm: CFO = ppm * 1e-6 * fc (and SFO, if enabled).
     virtual void set_ppm(int node, double ppm) = 0;
     virtual double ppm(int node) const = 0;
-    //! Wiener phase noise constant c (s): increment variance 4 pi^2 fc^2 c / fs.
+    //! Wiener phase noise constant c (s): increment variance 4 pi^2 fc^2 c / fs
+    //! (0 <= c <= fs / (pi^2 fc^2), an increment std of at most 2 rad).
     virtual void set_phase_noise(int node, double c) = 0;
     virtual double phase_noise(int node) const = 0;
     //! Initial LO phase (rad); default: uniform random from the seed.
