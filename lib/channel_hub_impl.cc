@@ -703,6 +703,14 @@ void channel_hub_impl::freeze_locked()
         rx.link_acc.assign(cfg.nant, std::vector<gr_complex>(chunk_max));
         rx.transmitting.assign(chunk_max, 0);
         rx.written_snap.assign(d_num_nodes, 0);
+        size_t max_terms = 0; // single-tap terms per receive antenna and chunk
+        for (const auto& l : rx.links)
+            max_terms += d_nodes[l.tx].nant;
+        rx.terms.assign(cfg.nant, {});
+        for (auto& t : rx.terms)
+            t.reserve(max_terms);
+        rx.term_x.assign(max_terms, nullptr);
+        rx.term_g.assign(max_terms, gr_complex(0, 0));
         auto cap = d_capture_requests.find(i);
         if (cap != d_capture_requests.end()) {
             rx.capture_size = cap->second;
@@ -1143,21 +1151,21 @@ void channel_hub_impl::fill_window(int tx_node,
         dst[idx++ - lo] = gr_complex(0, 0);
 }
 
-void channel_hub_impl::mac_from_ring(const hub_rx_link& link,
-                                     int ant,
-                                     int nrx,
-                                     int ntx,
-                                     uint64_t n0,
-                                     size_t m,
-                                     uint64_t written,
-                                     std::vector<std::vector<gr_complex>>& sum) const
+void channel_hub_impl::queue_ring_terms(rx_state& rx,
+                                        const hub_rx_link& link,
+                                        int ant,
+                                        int nrx,
+                                        int ntx,
+                                        uint64_t n0,
+                                        size_t m,
+                                        uint64_t written) const
 {
     // y[n] = tap * x[n - k0]: input indices n0 - k0 .. n0 - k0 + m - 1
     const int64_t lo = static_cast<int64_t>(n0) - link.fir.k0;
-    const int64_t hi = lo + static_cast<int64_t>(m);
-    const int64_t w = static_cast<int64_t>(written);
-    const int64_t first = std::max<int64_t>(lo, 0); // silence before time 0
-    const int64_t last = std::min(hi, w);           // and after a finished TX
+    const int64_t first = std::max<int64_t>(lo, 0) - lo; // silence before time 0
+    const int64_t last = std::min<int64_t>(lo + static_cast<int64_t>(m),
+                                           static_cast<int64_t>(written)) -
+                         lo; // and after a finished TX
     if (first >= last)
         return;
     const gr_complex* ring = d_tx[link.tx].ring[ant].data();
@@ -1166,15 +1174,45 @@ void channel_hub_impl::mac_from_ring(const hub_rx_link& link,
         const gr_complex g = tap * link.gain[b * ntx + ant];
         if (g == gr_complex(0, 0))
             continue;
-        gr_complex* s = sum[b].data() + (first - lo);
-        int64_t idx = first;
-        while (idx < last) {
-            const size_t pos = static_cast<size_t>(idx) & d_ring_mask;
-            const size_t run = std::min<size_t>(d_ring_size - pos, static_cast<size_t>(last - idx));
-            kernels::cmac(s, ring + pos, g, run);
-            s += run;
-            idx += static_cast<int64_t>(run);
+        rx.terms[b].push_back({ ring, lo, first, last, g }); // capacity reserved at freeze
+    }
+}
+
+void channel_hub_impl::flush_ring_terms(rx_state& rx,
+                                        int nrx,
+                                        size_t m,
+                                        std::vector<std::vector<gr_complex>>& sum) const
+{
+    const int64_t end = static_cast<int64_t>(m);
+    for (int b = 0; b < nrx; b++) {
+        auto& terms = rx.terms[b];
+        if (terms.empty())
+            continue;
+        // Segments where every term's input is contiguous in its ring and the
+        // set of terms with input does not change; one fused pass each.
+        int64_t k = 0;
+        while (k < end) {
+            int64_t stop = end;
+            size_t count = 0;
+            for (const auto& t : terms) {
+                if (k < t.first) {
+                    stop = std::min(stop, t.first);
+                    continue;
+                }
+                if (k >= t.last)
+                    continue;
+                const size_t pos = static_cast<size_t>(t.lo + k) & d_ring_mask;
+                stop = std::min({ stop, t.last, k + static_cast<int64_t>(d_ring_size - pos) });
+                rx.term_x[count] = t.ring + pos;
+                rx.term_g[count] = t.gain;
+                count++;
+            }
+            if (count > 0)
+                kernels::cmac_many(sum[b].data() + k, rx.term_x.data(), rx.term_g.data(), count,
+                                   static_cast<size_t>(stop - k));
+            k = stop;
         }
+        terms.clear();
     }
 }
 
@@ -1246,15 +1284,19 @@ void channel_hub_impl::compute_rx_chunk(int node,
         // is summed separately before it joins the total.
         const bool separate = capture || link.doppler_w != 0.0;
         auto& sum = separate ? rx.link_acc : rx.acc;
-        if (separate)
+        if (separate) {
+            flush_ring_terms(rx, nrx, m, rx.acc);
             for (int b = 0; b < nrx; b++)
                 std::fill_n(rx.link_acc[b].data(), m, gr_complex(0, 0));
+        }
         for (int a = 0; a < ntx; a++) {
             if (!link.sfo && link.fir.taps.size() == 1) {
-                // single-tap link (integer delay): accumulate straight from the ring
-                mac_from_ring(link, a, nrx, ntx, n0, m, w, sum);
+                // single-tap link (integer delay): straight from the ring, fused
+                // with the other single-tap terms into one pass
+                queue_ring_terms(rx, link, a, nrx, ntx, n0, m, w);
                 continue;
             }
+            flush_ring_terms(rx, nrx, m, sum); // keeps the order of the additions
             apply_link(rx, link, a, n0, m, w, rx.filtered.data());
             for (int b = 0; b < nrx; b++) {
                 const gr_complex g = link.gain[b * ntx + a];
@@ -1265,6 +1307,7 @@ void channel_hub_impl::compute_rx_chunk(int node,
         }
         if (!separate)
             continue;
+        flush_ring_terms(rx, nrx, m, rx.link_acc);
         if (link.doppler_w != 0.0) {
             // sequential rotator, re-seeded from the exact phase every 128 samples
             // of absolute index, so block boundaries never change the result
@@ -1294,6 +1337,8 @@ void channel_hub_impl::compute_rx_chunk(int node,
             }
         }
     }
+
+    flush_ring_terms(rx, nrx, m, rx.acc);
 
     if (self_leak) {
         // Half duplex: while this node transmits, its receiver hears only its

@@ -178,6 +178,16 @@ private:
         std::vector<std::vector<gr_complex>> acc, link_acc;
         std::vector<uint8_t> transmitting;
         std::vector<uint64_t> written_snap; // TX positions seen when a chunk started
+        // single-tap terms waiting for one fused pass per receive antenna
+        struct ring_term {
+            const gr_complex* ring; // TX ring of one antenna
+            int64_t lo;             // input index of output 0
+            int64_t first, last;    // output range [first, last) with input
+            gr_complex gain;
+        };
+        std::vector<std::vector<ring_term>> terms; // [rx antenna]
+        std::vector<const gr_complex*> term_x;     // one segment's active inputs
+        std::vector<gr_complex> term_g;
         // stall diagnostics
         bool stalled = false;
         std::chrono::steady_clock::time_point stalled_since, last_stall_warning;
@@ -202,9 +212,12 @@ private:
     //! Copy TX samples lo .. lo+len-1 of (tx, ant); zeros outside 0 .. written-1.
     void fill_window(int tx, int ant, int64_t lo, size_t len, uint64_t written, gr_complex* dst) const;
     void compute_rx_chunk(int node, uint64_t n0, size_t m, const std::vector<gr_complex*>& out, size_t offset);
-    //! sum[b] += gain[b, ant] * tap * x_ant[n - k0] for a single-tap link.
-    void mac_from_ring(const hub_rx_link& link, int ant, int nrx, int ntx, uint64_t n0, size_t m,
-                       uint64_t written, std::vector<std::vector<gr_complex>>& sum) const;
+    //! Queue sum[b] += gain[b, ant] * tap * x_ant[n - k0] for a single-tap link.
+    void queue_ring_terms(rx_state& rx, const hub_rx_link& link, int ant, int nrx, int ntx,
+                          uint64_t n0, size_t m, uint64_t written) const;
+    //! Add the queued terms to sum[b] (in queue order, so the bits do not change).
+    void flush_ring_terms(rx_state& rx, int nrx, size_t m,
+                          std::vector<std::vector<gr_complex>>& sum) const;
     void apply_link(rx_state& rx, const hub_rx_link& link, int ant, uint64_t n0, size_t m,
                     uint64_t written, gr_complex* y);
 

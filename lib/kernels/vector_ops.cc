@@ -5,6 +5,7 @@
  */
 
 #include "vector_ops.h"
+#include <algorithm>
 
 namespace gr {
 namespace cohere {
@@ -35,6 +36,79 @@ void cmac(gr_complex* __restrict s, const gr_complex* __restrict x, gr_complex g
         const float xr = xp[2 * k], xi = xp[2 * k + 1];
         sp[2 * k] += gr * xr - gi * xi;
         sp[2 * k + 1] += gr * xi + gi * xr;
+    }
+}
+
+namespace {
+// s[k] += g[0] x[0][k], then += g[1] x[1][k] ...: the same operations, in the
+// same order, as N calls of cmac, with one pass over s instead of N.
+template <int N>
+inline __attribute__((always_inline)) void cmac_group_impl(gr_complex* __restrict s,
+                                                           const gr_complex* const* x,
+                                                           const gr_complex* g,
+                                                           size_t n)
+{
+    float* __restrict sp = reinterpret_cast<float*>(s);
+    const float* __restrict xp[N];
+    float gr[N], gi[N];
+    for (int t = 0; t < N; t++) {
+        xp[t] = reinterpret_cast<const float*>(x[t]);
+        gr[t] = g[t].real();
+        gi[t] = g[t].imag();
+    }
+    for (size_t k = 0; k < n; k++) {
+        float re = sp[2 * k], im = sp[2 * k + 1];
+        for (int t = 0; t < N; t++) {
+            const float xr = xp[t][2 * k], xi = xp[t][2 * k + 1];
+            re += gr[t] * xr - gi[t] * xi;
+            im += gr[t] * xi + gi[t] * xr;
+        }
+        sp[2 * k] = re;
+        sp[2 * k + 1] = im;
+    }
+}
+
+COHERE_CLONES
+void cmac_group2(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
+{
+    cmac_group_impl<2>(s, x, g, n);
+}
+
+COHERE_CLONES
+void cmac_group3(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
+{
+    cmac_group_impl<3>(s, x, g, n);
+}
+
+COHERE_CLONES
+void cmac_group4(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
+{
+    cmac_group_impl<4>(s, x, g, n);
+}
+} // namespace
+
+void cmac_many(
+    gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t terms, size_t n)
+{
+    size_t t = 0;
+    while (t < terms) {
+        switch (std::min<size_t>(terms - t, 4)) {
+        case 4:
+            cmac_group4(s, x + t, g + t, n);
+            t += 4;
+            break;
+        case 3:
+            cmac_group3(s, x + t, g + t, n);
+            t += 3;
+            break;
+        case 2:
+            cmac_group2(s, x + t, g + t, n);
+            t += 2;
+            break;
+        default:
+            cmac(s, x[t], g[t], n);
+            t += 1;
+        }
     }
 }
 
