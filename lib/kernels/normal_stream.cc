@@ -50,39 +50,55 @@ namespace {
 // Four 64-bit lanes; GCC lowers these operations to whatever the target has
 // (one AVX2 register, two SSE2 registers or scalar code).
 typedef uint64_t u64x4 __attribute__((vector_size(32)));
-typedef int32_t i32x4 __attribute__((vector_size(16)));
-typedef uint32_t u32x4 __attribute__((vector_size(16)));
-typedef float f32x4 __attribute__((vector_size(16)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef float f32x8 __attribute__((vector_size(32)));
+
+// One xoshiro256** step in every lane, multiplications as shifts and adds.
+inline __attribute__((always_inline)) void
+xoshiro_step(u64x4& s0, u64x4& s1, u64x4& s2, u64x4& s3, u64x4& out)
+{
+    const u64x4 x5 = (s1 << 2) + s1;
+    const u64x4 r = (x5 << 7) | (x5 >> 57);
+    const u64x4 u = (r << 3) + r;
+    const u64x4 t = s1 << 17;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 45) | (s3 >> 19);
+    out = u;
+}
 } // namespace
 
 COHERE_CLONES
 void normal_stream::refill()
 {
-    static_assert(lanes == 4, "refill() is written for four lanes");
+    static_assert(lanes == 4 && pairs % 8 == 0, "refill() is written for four lanes");
     u64x4 s0, s1, s2, s3;
     std::memcpy(&s0, d_s[0], sizeof(s0));
     std::memcpy(&s1, d_s[1], sizeof(s1));
     std::memcpy(&s2, d_s[2], sizeof(s2));
     std::memcpy(&s3, d_s[3], sizeof(s3));
-    const f32x4 radius_scale = { 0x1.0p-24f, 0x1.0p-24f, 0x1.0p-24f, 0x1.0p-24f };
-    const f32x4 half = { 0.5f, 0.5f, 0.5f, 0.5f };
-    for (size_t i = 0; i < pairs; i += lanes) {
-        // xoshiro256** step in every lane, multiplications as shifts and adds
-        const u64x4 x5 = (s1 << 2) + s1;
-        const u64x4 r = (x5 << 7) | (x5 >> 57);
-        const u64x4 u = (r << 3) + r;
-        const u64x4 t = s1 << 17;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = (s3 << 45) | (s3 >> 19);
-        // 24 bits each for the radius (0, 1) and the angle (a fixed-point
-        // phase, 2^32 a full turn)
-        const i32x4 hi = __builtin_convertvector(u >> 40, i32x4);
-        const u32x4 angle = __builtin_convertvector(u & 0xffffff, u32x4) << 8;
-        const f32x4 radius = (__builtin_convertvector(hi, f32x4) + half) * radius_scale;
+    const float scale = 0x1.0p-24f;
+    const f32x8 radius_scale = { scale, scale, scale, scale, scale, scale, scale, scale };
+    const f32x8 half = { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f };
+    const u32x8 top24 = { 0xffffff00u, 0xffffff00u, 0xffffff00u, 0xffffff00u,
+                          0xffffff00u, 0xffffff00u, 0xffffff00u, 0xffffff00u };
+    for (size_t i = 0; i < pairs; i += 8) {
+        // Two steps give eight 32-bit halves each: the top 24 bits of one
+        // step's halves are eight radius uniforms in (0, 1), those of the
+        // other eight angles (fixed-point phases, 2^32 a full turn).
+        u32x8 a, b;
+        u64x4 ua, ub;
+        xoshiro_step(s0, s1, s2, s3, ua);
+        xoshiro_step(s0, s1, s2, s3, ub);
+        std::memcpy(&a, &ua, sizeof(a));
+        std::memcpy(&b, &ub, sizeof(b));
+        const i32x8 r24 = (i32x8)(a >> 8); // bit cast: values below 2^24
+        const f32x8 radius = (__builtin_convertvector(r24, f32x8) + half) * radius_scale;
+        const u32x8 angle = b & top24;
         std::memcpy(&d_radius[i], &radius, sizeof(radius));
         std::memcpy(&d_angle[i], &angle, sizeof(angle));
     }

@@ -19,9 +19,10 @@ namespace kernels {
 /*!
  * \brief Fast block generator of N(0, 1) samples in single precision.
  *
- * Box-Muller on four interleaved xoshiro256** streams: each 64-bit draw gives
- * two 24-bit uniforms
- * u1 in (0, 1) and u2 in [0, 1), and the pair
+ * Box-Muller on four interleaved xoshiro256** streams: the top 24 bits of
+ * each 32-bit half of a draw are one uniform, u1 in (0, 1) (the radius, from
+ * one step of the four lanes) or u2 in [0, 1) (the angle, from the next), and
+ * the pair
  *   sqrt(-2 ln u1) (cos 2 pi u2, sin 2 pi u2),
  * computed in blocks of 256 pairs by branch-free, vectorizable loops (a
  * bit-level float logarithm and kernels::fixed_phasors). The 24-bit uniforms
