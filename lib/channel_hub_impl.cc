@@ -22,6 +22,11 @@ constexpr size_t chunk_max = 4096;
 constexpr int sfo_half_len = 16;
 constexpr int sfo_phases = 1024;
 constexpr double max_abs_ppm = 1000.0;
+// The ring holds a chunk being written and a chunk's receive window (a chunk
+// plus SFO drift and the interpolator): the smallest power of two for that.
+constexpr size_t min_ring = 16384;
+static_assert(min_ring >= 2 * chunk_max + chunk_max / 256 + 2 * sfo_half_len + 2 + 8,
+              "min_ring must hold two chunks and an interpolator");
 
 // Labels of the independent random streams derived from the seed.
 enum stream_label : uint64_t {
@@ -471,10 +476,11 @@ void channel_hub_impl::set_buffer_size(size_t samples)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
     check_configurable("set_buffer_size");
-    if (samples < 4096 || samples > (size_t(1) << 26))
-        throw std::invalid_argument("channel_hub: buffer_size must be in 4096..2^26 samples, got " +
+    if (samples < min_ring || samples > (size_t(1) << 26))
+        throw std::invalid_argument("channel_hub: buffer_size must be in " +
+                                    std::to_string(min_ring) + "..2^26 samples, got " +
                                     std::to_string(samples));
-    size_t size = 4096;
+    size_t size = min_ring;
     while (size < samples)
         size <<= 1;
     d_ring_size = size;
@@ -661,6 +667,21 @@ void channel_hub_impl::freeze_locked()
 {
     if (d_frozen)
         return;
+    if (!d_failure.empty())
+        throw std::runtime_error(d_failure);
+    try {
+        freeze_checked_locked();
+    } catch (const std::exception& e) {
+        // Every stream of this hub now ends (their blocks return WORK_DONE
+        // with this message) instead of waiting for the ones that failed.
+        d_failure = e.what();
+        wake_all_locked();
+        throw;
+    }
+}
+
+void channel_hub_impl::freeze_checked_locked()
+{
     build_links_locked();
     for (int j = 0; j < d_num_nodes; j++)
         for (const auto& l : d_rx[j].links) {
@@ -742,7 +763,8 @@ std::unique_ptr<kernels::oscillator> channel_hub_impl::make_oscillator_locked(in
     return osc;
 }
 
-void channel_hub_impl::lo_phasors(int node, uint64_t n0, size_t m, gr_complex* out)
+template <typename F>
+void channel_hub_impl::with_lo(int node, uint64_t n0, size_t m, gr_complex* scratch, F&& use)
 {
     auto& lo = *d_lo[node];
     std::lock_guard<std::mutex> lock(lo.mutex);
@@ -753,10 +775,11 @@ void channel_hub_impl::lo_phasors(int node, uint64_t n0, size_t m, gr_complex* o
         lo.generated += run;
     }
     if (n0 + d_ring_size >= lo.generated) {
+        // still in the ring: hand out its (at most two) contiguous parts
         for (size_t done = 0; done < m;) {
             const size_t pos = static_cast<size_t>(n0 + done) & d_ring_mask;
             const size_t run = std::min(d_ring_size - pos, m - done);
-            std::memcpy(out + done, lo.ring.data() + pos, run * sizeof(gr_complex));
+            use(lo.ring.data() + pos, done, run);
             done += run;
         }
         return;
@@ -769,7 +792,16 @@ void channel_hub_impl::lo_phasors(int node, uint64_t n0, size_t m, gr_complex* o
     while (lo.fallback->position() < n0)
         lo.fallback->generate(lo.skip.data(),
                               std::min<uint64_t>(lo.skip.size(), n0 - lo.fallback->position()));
-    lo.fallback->generate(out, m);
+    lo.fallback->generate(scratch, m);
+    use(static_cast<const gr_complex*>(scratch), size_t(0), m);
+}
+
+void channel_hub_impl::lo_phasors(int node, uint64_t n0, size_t m, gr_complex* out)
+{
+    with_lo(node, n0, m, out, [out](const gr_complex* lo, size_t offset, size_t len) {
+        if (lo != out + offset)
+            std::memcpy(out + offset, lo, len * sizeof(gr_complex));
+    });
 }
 
 double channel_hub_impl::retune(int node, uint64_t at)
@@ -1061,15 +1093,17 @@ size_t channel_hub_impl::write_tx(int node,
         const size_t m = std::min<size_t>({ n - done, static_cast<size_t>(space), chunk_max });
         const uint64_t base = tx.written;
         lock.unlock();
-        lo_phasors(node, base, m, tx.rot.data());
-        for (int a = 0; a < nant; a++) {
-            for (size_t k = 0; k < m;) {
-                const size_t pos = static_cast<size_t>(base + k) & d_ring_mask;
-                const size_t run = std::min(d_ring_size - pos, m - k);
-                kernels::cmul3(tx.ring[a].data() + pos, in[a] + done + k, tx.rot.data() + k, gain[a], run);
-                k += run;
+        with_lo(node, base, m, tx.rot.data(), [&](const gr_complex* lo, size_t k, size_t len) {
+            // a part of the LO ring is contiguous in the TX rings too (same
+            // size), a regenerated LO may not be
+            for (size_t j = 0; j < len;) {
+                const size_t pos = static_cast<size_t>(base + k + j) & d_ring_mask;
+                const size_t run = std::min(d_ring_size - pos, len - j);
+                for (int a = 0; a < nant; a++)
+                    kernels::cmul3(tx.ring[a].data() + pos, in[a] + done + k + j, lo + j, gain[a], run);
+                j += run;
             }
-        }
+        });
         lock.lock();
         tx.written += m;
         done += m;
@@ -1265,8 +1299,10 @@ void channel_hub_impl::compute_rx_chunk(int node,
     const auto& rx_gain = d_nodes[node].rx_gain;
     const bool capture = rx.capture_size > 0;
 
-    // RX LO: exp(+j phi[n]) here; applied conjugated below
-    lo_phasors(node, n0, m, rx.rot.data());
+    // RX LO: exp(+j phi[n]); applied conjugated below, straight from the LO
+    // ring, unless the captured components need it earlier
+    if (capture)
+        lo_phasors(node, n0, m, rx.rot.data());
 
     for (int b = 0; b < nrx; b++)
         std::fill_n(rx.acc[b].data(), m, gr_complex(0, 0));
@@ -1360,12 +1396,17 @@ void channel_hub_impl::compute_rx_chunk(int node,
         }
     }
 
-    for (int b = 0; b < nrx; b++) {
-        gr_complex* y = out[b] + offset;
-        kernels::cmul3_conj(y, rx.acc[b].data(), rx.rot.data(), rx_gain[b], m);
-        if (rx.noise_std > 0)
-            rx.noise[b].add_scaled(reinterpret_cast<float*>(y), rx.noise_std, 2 * m);
-    }
+    const auto to_baseband = [&](const gr_complex* lo, size_t k, size_t run) {
+        for (int b = 0; b < nrx; b++)
+            kernels::cmul3_conj(out[b] + offset + k, rx.acc[b].data() + k, lo, rx_gain[b], run);
+    };
+    if (capture)
+        to_baseband(rx.rot.data(), 0, m);
+    else
+        with_lo(node, n0, m, rx.rot.data(), to_baseband);
+    if (rx.noise_std > 0)
+        for (int b = 0; b < nrx; b++)
+            rx.noise[b].add_scaled(reinterpret_cast<float*>(out[b] + offset), rx.noise_std, 2 * m);
 }
 
 } // namespace cohere

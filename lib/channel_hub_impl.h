@@ -200,9 +200,15 @@ private:
     std::unique_ptr<kernels::oscillator> make_oscillator_locked(int node) const;
     //! exp(+j phi_node[n]) for n = n0 .. n0 + m - 1 (any thread).
     void lo_phasors(int node, uint64_t n0, size_t m, gr_complex* out);
+    //! use(lo, k, len) with exp(+j phi_node[n0 + k ..]) in contiguous parts of
+    //! the node's LO ring (or of scratch, m samples, when this side lags it),
+    //! under the LO's lock: no copy for the usual case.
+    template <typename F>
+    void with_lo(int node, uint64_t n0, size_t m, gr_complex* scratch, F&& use);
     void check_node(int node, const char* what) const;
     void check_configurable(const char* what) const;
     void freeze_locked();
+    void freeze_checked_locked();
     void build_links_locked();
     std::vector<gr_complex> air_gain_locked(int tx, int rx);
     double air_delay_locked(int tx, int rx);
@@ -238,6 +244,7 @@ private:
     void wake_listeners_locked(int tx_node);
     void wake_speakers_locked(int rx_node);
     bool d_frozen = false;
+    std::string d_failure; // why streaming could not start (empty: it could)
     bool d_had_source = false;
 
     std::vector<node_config> d_nodes;

@@ -105,7 +105,14 @@ int virtual_radio_sink_c_impl::work(int noutput_items,
     }
     if (d_hub->receivers_done())
         return WORK_DONE; // every receiver has finished: nobody listens any more
-    return static_cast<int>(d_hub->write_tx(d_node, d_in, n, d_timeout_ms));
+    try {
+        return static_cast<int>(d_hub->write_tx(d_node, d_in, n, d_timeout_ms));
+    } catch (const std::exception& e) {
+        // the hub could not start streaming (its configuration): end this
+        // stream, so the flowgraph ends instead of waiting for it
+        d_logger->error("node {}: {}; the transmitter stops", d_node, e.what());
+        return WORK_DONE;
+    }
 }
 
 } // namespace cohere

@@ -92,7 +92,15 @@ int virtual_radio_source_c_impl::work(int noutput_items,
             add_item_tag(k, 0, d_rx_freq_key, freq, d_id);
         }
     }
-    const size_t got = d_hub->read_rx(d_node, d_out, static_cast<size_t>(n), d_timeout_ms);
+    size_t got;
+    try {
+        got = d_hub->read_rx(d_node, d_out, static_cast<size_t>(n), d_timeout_ms);
+    } catch (const std::exception& e) {
+        // the hub could not start streaming (its configuration): end this
+        // stream, so the flowgraph ends instead of waiting for it
+        d_logger->error("node {}: {}; the receiver stops", d_node, e.what());
+        return WORK_DONE;
+    }
     d_produced += got;
     return static_cast<int>(got);
 }

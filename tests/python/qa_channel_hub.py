@@ -362,6 +362,7 @@ BAD_CONFIGS = [
     (dict(positions=[(0, 0)]), "positions"),
     (dict(leakage_db=3.0), "leakage_db"),
     (dict(buffer_size=10), "buffer_size"),
+    (dict(buffer_size=8192), "buffer_size"),  # below two chunks and a window
     (dict(speed=-1.0), "speed"),
 ]
 
@@ -428,3 +429,66 @@ def test_radio_latency(latency):
     assert np.flatnonzero(np.abs(rx[1][0]) > 0.5).tolist() == [100 + latency]
     assert np.flatnonzero(np.abs(rx[0][0]) > 0.25).tolist() == sorted([100 + latency, 300])
     assert hub.latency(0) == latency
+
+
+def test_transmitter_lagging_its_own_receiver_by_more_than_the_ring():
+    """A node's RX does not wait for its own TX, so it can run ahead of it by
+    more than the LO ring (here 16384 samples): node 0's TX, held back by a
+    throttle, then gets its LO regenerated from the oscillator's start. What
+    node 1 receives from it must be the same bits as in a run without the
+    throttle."""
+    n = 60000
+
+    def run(throttled):
+        hub = cohere.make_testbed(2, FS, FC, seed=4, ppm=[3.0, -2.0],
+                                  phase_noise=[1e-18, 2e-18], noise_power=0.0,
+                                  buffer_size=16384)
+        tb = gr.top_block()
+        rng = np.random.default_rng(7)
+        sig0 = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+        src0 = blocks.vector_source_c(sig0.tolist(), False)
+        snk0 = cohere.virtual_radio_sink_c(hub, 0, 1)
+        if throttled:
+            # 60000 samples at 200 ksps: 0.3 s, while node 0's RX runs ahead
+            thr = blocks.throttle(gr.sizeof_gr_complex, 2e5)
+            tb.connect(src0, thr, snk0)
+        else:
+            tb.connect(src0, snk0)
+        tb.connect(blocks.vector_source_c([0.5 + 0j] * 1000, True),
+                   cohere.virtual_radio_sink_c(hub, 1, 1))
+        sinks = []
+        for node in (0, 1):
+            v = blocks.vector_sink_c()
+            tb.connect(cohere.virtual_radio_source_c(hub, node, 1, n), v)
+            sinks.append(v)
+        tb.run()
+        return [np.array(v.data()) for v in sinks], hub
+
+    (rx0_a, rx1_a), _ = run(False)
+    (rx0_b, rx1_b), _ = run(True)
+    assert np.array_equal(rx1_a, rx1_b)
+    assert np.array_equal(rx0_a, rx0_b)
+    assert np.mean(np.abs(rx1_b) ** 2) > 0.1  # node 0 is really heard
+
+
+def test_configuration_failing_at_start_ends_the_flowgraph():
+    """A configuration that can only be checked when streaming starts (here a
+    multipath spread of 20000 samples in a 16384-sample ring) ends every
+    stream of the hub with the reason logged: tb.run() returns, nothing hangs."""
+    hub = cohere.make_testbed(2, FS, FC, seed=1, buffer_size=16384,
+                              link_taps={(0, 1): ([20000.0], [0.1])})
+    tb = gr.top_block()
+    tb.connect(blocks.vector_source_c([1.0 + 0j] * 100, True), cohere.virtual_radio_sink_c(hub, 0, 1))
+    tb.connect(blocks.vector_source_c([1.0 + 0j] * 100, True), cohere.virtual_radio_sink_c(hub, 1, 1))
+    sinks = [blocks.vector_sink_c() for _ in range(2)]
+    for node in (0, 1):
+        tb.connect(cohere.virtual_radio_source_c(hub, node, 1, 50000), sinks[node])
+    done = threading.Event()
+
+    def run():
+        tb.run()
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(10.0), "the flowgraph did not end"
+    assert all(len(v.data()) == 0 for v in sinks)

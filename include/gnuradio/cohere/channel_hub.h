@@ -169,7 +169,8 @@ public:
      */
     virtual void set_latency(int node, int64_t samples) = 0;
     virtual int64_t latency(int node) const = 0;
-    //! Ring size per antenna (samples of TX history and look-ahead), >= 4096.
+    //! Ring size per antenna (samples of TX history and look-ahead),
+    //! 16384..2^26, rounded up to a power of two.
     virtual void set_buffer_size(size_t samples) = 0;
 
     // ----- runtime -------------------------------------------------------------
