@@ -1066,8 +1066,10 @@ void channel_hub_impl::report_stall_locked(int node)
 size_t channel_hub_impl::write_tx(int node,
                                   const std::vector<const gr_complex*>& in,
                                   size_t n,
-                                  int timeout_ms)
+                                  int timeout_ms,
+                                  uint64_t& nonfinite)
 {
+    nonfinite = 0;
     std::unique_lock<std::mutex> lock(d_mutex);
     if (!d_frozen)
         freeze_locked();
@@ -1099,8 +1101,11 @@ size_t channel_hub_impl::write_tx(int node,
             for (size_t j = 0; j < len;) {
                 const size_t pos = static_cast<size_t>(base + k + j) & d_ring_mask;
                 const size_t run = std::min(d_ring_size - pos, len - j);
-                for (int a = 0; a < nant; a++)
-                    kernels::cmul3(tx.ring[a].data() + pos, in[a] + done + k + j, lo + j, gain[a], run);
+                for (int a = 0; a < nant; a++) {
+                    gr_complex* dst = tx.ring[a].data() + pos;
+                    if (!kernels::cmul3_finite(dst, in[a] + done + k + j, lo + j, gain[a], run))
+                        nonfinite += kernels::zero_nonfinite(dst, run); // rare
+                }
                 j += run;
             }
         });

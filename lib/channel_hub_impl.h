@@ -113,7 +113,8 @@ public:
     size_t write_tx(int node,
                     const std::vector<const gr_complex*>& in,
                     size_t n,
-                    int timeout_ms) override;
+                    int timeout_ms,
+                    uint64_t& nonfinite) override;
     void finish_tx(int node) override;
     size_t read_rx(int node,
                    const std::vector<gr_complex*>& out,

@@ -24,16 +24,6 @@ int checked_nchan(const channel_hub::sptr& hub, int nchan)
     return nchan;
 }
 
-bool all_finite(const gr_complex* x, size_t n)
-{
-    // A float is NaN or Inf exactly when its exponent bits are all ones; an
-    // integer OR-reduction over those bits vectorizes (a float one would not).
-    const uint32_t* w = reinterpret_cast<const uint32_t*>(x);
-    uint32_t bad = 0;
-    for (size_t k = 0; k < 2 * n; k++)
-        bad |= static_cast<uint32_t>((w[k] & 0x7f800000u) == 0x7f800000u);
-    return bad == 0;
-}
 } // namespace
 
 virtual_radio_sink_c::sptr
@@ -52,15 +42,12 @@ virtual_radio_sink_c_impl::virtual_radio_sink_c_impl(channel_hub::sptr hub,
       d_hub(hub),
       d_node(node),
       d_timeout_ms(timeout_ms),
-      d_in(nchan, nullptr),
-      d_clean(nchan)
+      d_in(nchan, nullptr)
 {
     if (timeout_ms < 1 || timeout_ms > 10000)
         throw std::invalid_argument("virtual_radio_sink_c: timeout_ms must be in 1..10000, got " +
                                     std::to_string(timeout_ms));
     d_hub->attach_sink(node, nchan); // validates node and channel count
-    for (auto& c : d_clean)
-        c.resize(8192);
 }
 
 virtual_radio_sink_c_impl::~virtual_radio_sink_c_impl() { d_hub->detach_sink(d_node); }
@@ -75,25 +62,23 @@ int virtual_radio_sink_c_impl::work(int noutput_items,
                                     gr_vector_const_void_star& input_items,
                                     gr_vector_void_star&)
 {
-    size_t n = static_cast<size_t>(noutput_items);
-    bool clean = true;
-    for (size_t k = 0; k < d_in.size(); k++) {
+    const size_t n = static_cast<size_t>(noutput_items);
+    for (size_t k = 0; k < d_in.size(); k++)
         d_in[k] = static_cast<const gr_complex*>(input_items[k]);
-        clean = clean && all_finite(d_in[k], n);
+    if (d_hub->receivers_done())
+        return WORK_DONE; // every receiver has finished: nobody listens any more
+    uint64_t bad = 0;
+    size_t done;
+    try {
+        done = d_hub->write_tx(d_node, d_in, n, d_timeout_ms, bad);
+    } catch (const std::exception& e) {
+        // the hub could not start streaming (its configuration): end this
+        // stream, so the flowgraph ends instead of waiting for it
+        d_logger->error("node {}: {}; the transmitter stops", d_node, e.what());
+        return WORK_DONE;
     }
-    if (!clean) {
-        // Rare path: replace NaN/Inf by zeros in a bounded scratch copy.
-        n = std::min(n, d_clean[0].size());
-        uint64_t bad = 0;
-        for (size_t k = 0; k < d_in.size(); k++) {
-            for (size_t i = 0; i < n; i++) {
-                const gr_complex v = d_in[k][i];
-                const bool ok = std::isfinite(v.real()) && std::isfinite(v.imag());
-                d_clean[k][i] = ok ? v : gr_complex(0, 0);
-                bad += ok ? 0 : 1;
-            }
-            d_in[k] = d_clean[k].data();
-        }
+    if (bad > 0) {
+        // rare: the hub sent them as zeros
         d_nonfinite += bad;
         const auto now = std::chrono::steady_clock::now();
         if (now - d_last_log > std::chrono::seconds(1)) {
@@ -103,16 +88,7 @@ int virtual_radio_sink_c_impl::work(int noutput_items,
             d_last_log = now;
         }
     }
-    if (d_hub->receivers_done())
-        return WORK_DONE; // every receiver has finished: nobody listens any more
-    try {
-        return static_cast<int>(d_hub->write_tx(d_node, d_in, n, d_timeout_ms));
-    } catch (const std::exception& e) {
-        // the hub could not start streaming (its configuration): end this
-        // stream, so the flowgraph ends instead of waiting for it
-        d_logger->error("node {}: {}; the transmitter stops", d_node, e.what());
-        return WORK_DONE;
-    }
+    return static_cast<int>(done);
 }
 
 } // namespace cohere

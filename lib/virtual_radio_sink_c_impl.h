@@ -34,9 +34,7 @@ private:
     const int d_node;
     const int d_timeout_ms;
     std::vector<const gr_complex*> d_in;
-    std::vector<std::vector<gr_complex>> d_clean; // sanitized copies, sized on demand
     std::atomic<uint64_t> d_nonfinite{ 0 };
-    uint64_t d_nonfinite_logged = 0;
     std::chrono::steady_clock::time_point d_last_log;
 };
 

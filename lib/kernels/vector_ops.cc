@@ -6,6 +6,7 @@
 
 #include "vector_ops.h"
 #include <algorithm>
+#include <cmath>
 
 namespace gr {
 namespace cohere {
@@ -139,6 +140,35 @@ COHERE_CLONES
 void cmul3(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n)
 {
     cmul3_impl<false>(out, x, r, g, n);
+}
+
+COHERE_CLONES
+bool cmul3_finite(gr_complex* __restrict out,
+                  const gr_complex* __restrict x,
+                  const gr_complex* __restrict r,
+                  gr_complex g,
+                  size_t n)
+{
+    cmul3_impl<false>(out, x, r, g, n);
+    // a float is NaN or Inf exactly when its exponent bits are all ones; an
+    // integer OR-reduction over them vectorizes (a float one would not)
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(out);
+    uint32_t bad = 0;
+    for (size_t k = 0; k < 2 * n; k++)
+        bad |= static_cast<uint32_t>((w[k] & 0x7f800000u) == 0x7f800000u);
+    return bad == 0;
+}
+
+size_t zero_nonfinite(gr_complex* x, size_t n)
+{
+    size_t count = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (!std::isfinite(x[k].real()) || !std::isfinite(x[k].imag())) {
+            x[k] = gr_complex(0, 0);
+            count++;
+        }
+    }
+    return count;
 }
 
 COHERE_CLONES

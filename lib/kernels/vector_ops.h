@@ -37,6 +37,11 @@ COHERE_API void cmac_many(
     gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t terms, size_t n);
 //! out[k] = g * x[k] * r[k]
 COHERE_API void cmul3(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n);
+//! out[k] = g * x[k] * r[k]; false if some out[k] has a NaN or infinite part
+//! (the check reads out while it is still in cache)
+COHERE_API bool cmul3_finite(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n);
+//! Replace the samples of x with a NaN or infinite part by 0; returns how many.
+COHERE_API size_t zero_nonfinite(gr_complex* x, size_t n);
 //! out[k] = g * x[k] * conj(r[k])
 COHERE_API void cmul3_conj(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n);
 //! y[k] += a * z[k] (real arrays)

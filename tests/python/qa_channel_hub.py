@@ -343,6 +343,25 @@ def test_nonfinite_tx_samples_become_zeros():
     assert np.allclose(y[1000:1010], 0) and abs(y[2000]) == 0 and np.allclose(y[2001:], 1)
 
 
+def test_tx_samples_overflowing_the_chain_become_zeros():
+    """A finite TX sample whose transmitted value overflows a float (3e38
+    through a TX chain gain of 2) is sent as zero and counted, like a NaN."""
+    n = 3000
+    x = np.ones(n, np.complex64)
+    x[1500] = 3e38
+    hub = unit_testbed(2, tx_gains={0: [2.0]})
+    tb = gr.top_block()
+    sink = cohere.virtual_radio_sink_c(hub, 0)
+    tb.connect(blocks.vector_source_c(x.tolist()), sink)
+    out = blocks.vector_sink_c()
+    tb.connect(cohere.virtual_radio_source_c(hub, 1, 1, n), out)
+    tb.run()
+    y = np.array(out.data())
+    assert np.all(np.isfinite(y))
+    assert sink.nonfinite_count() == 1
+    assert y[1500] == 0 and np.allclose(y[1501:], 2)
+
+
 BAD_CONFIGS = [
     (dict(noise_power=-1.0), "noise_power"),
     (dict(num_nodes=0), "num_nodes"),

@@ -212,11 +212,17 @@ public:
     virtual void detach_source(int node) = 0;
     /*!
      * \brief Accept up to \p n TX samples per antenna for \p node.
-     * Waits at most \p timeout_ms for buffer space.
+     * Waits at most \p timeout_ms for buffer space. A sample with a NaN or
+     * infinite part (or one so large that the transmitted value overflows)
+     * goes on the air as 0; \p nonfinite returns how many of this call's
+     * samples (over all antennas) were.
      * \return samples accepted (0 on timeout)
      */
-    virtual size_t
-    write_tx(int node, const std::vector<const gr_complex*>& in, size_t n, int timeout_ms) = 0;
+    virtual size_t write_tx(int node,
+                            const std::vector<const gr_complex*>& in,
+                            size_t n,
+                            int timeout_ms,
+                            uint64_t& nonfinite) = 0;
     //! The sink's input ended: \p node transmits zeros from now on.
     virtual void finish_tx(int node) = 0;
     /*!

@@ -28,7 +28,8 @@ namespace cohere {
  * The block waits for buffer space (receivers lagging) in slices of
  * \p timeout_ms so the flowgraph can stop.
  *
- * Non-finite input samples (NaN, Inf) are transmitted as zeros; the count is
+ * Non-finite input samples (NaN, Inf; or so large that the transmitted value
+ * overflows) are transmitted as zeros; the count is
  * logged at most once per second and available from nonfinite_count().
  * Stream tags are not interpreted (tx_sob/tx_eob/tx_time are meaningless on a
  * continuous virtual stream).

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(channel_hub.h) */
-/* BINDTOOL_HEADER_FILE_HASH(64082a0bf781c8ba4cc5a53362f83cd4) */
+/* BINDTOOL_HEADER_FILE_HASH(5ebdf157b3d211d6db419c38bc263d6d) */
 
 #include <pybind11/complex.h>
 #include <pybind11/numpy.h>

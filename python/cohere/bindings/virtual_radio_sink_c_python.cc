@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(virtual_radio_sink_c.h) */
-/* BINDTOOL_HEADER_FILE_HASH(de87b35ef70e4874d0e6fd078a4e8bad) */
+/* BINDTOOL_HEADER_FILE_HASH(0b34f0a31e9031c3517f93794232b786) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
