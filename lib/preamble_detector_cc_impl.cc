@@ -67,9 +67,12 @@ preamble_detector_cc::sptr preamble_detector_cc::make(
     return gnuradio::make_block_sptr<preamble_detector_cc_impl>(preambles, threshold, samp_rate);
 }
 
-preamble_detector_cc_impl::track::track(const std::vector<gr_complex>& p, float threshold)
+preamble_detector_cc_impl::track::track(const std::vector<gr_complex>& p,
+                                        float threshold,
+                                        size_t block)
     : len(p.size()),
       corr(kernels::make_correlator(p)),
+      metric(p.size(), block, corr->block_outputs()),
       fit(p),
       norm2(static_cast<float>(fit.norm2())),
       span(fit.span()),
@@ -102,23 +105,33 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
         throw std::invalid_argument("preamble_detector_cc: samp_rate must be > 0, got " +
                                     std::to_string(samp_rate));
 
+    // blocks of the screen (screened_metric): B <= N / 4 for the shortest
+    // preamble, at most 32
+    size_t min_len = k_max_len;
+    for (const auto& p : preambles)
+        min_len = std::min(min_len, p.size());
+    d_block = 32;
+    while (d_block > 4 && 4 * d_block > min_len)
+        d_block /= 2;
+
     d_tracks.reserve(preambles.size());
     size_t max_block = 1;
     for (const auto& p : preambles) {
-        d_tracks.emplace_back(p, 0.5f);
+        d_tracks.emplace_back(p, 0.5f, d_block);
         d_max_len = std::max(d_max_len, p.size());
         d_max_span = std::max(d_max_span, d_tracks.back().span);
         max_block = std::max(max_block, d_tracks.back().corr->block_outputs());
     }
     _set_threshold(threshold);
 
-    // Bounds (see compact_analysis): the analysis keeps samples from the
+    // Bounds (see compact): the analysis keeps samples from the
     // oldest of: the next window to correlate (less than N + block behind the
     // newest sample), an open peak window (at most 2 N before that) and a peak
     // waiting for its fit, minus the shifts tried for periodic preambles
     // (span < N) and the fit's lags.
     d_chunk = k_chunk;
-    d_lead = k_pad + static_cast<int64_t>(d_max_span);
+    const int64_t blk = static_cast<int64_t>(d_block);
+    d_lead = (k_pad + static_cast<int64_t>(d_max_span) + blk - 1) / blk * blk;
     d_history = 3 * d_max_len + d_max_span + max_block + 2 * k_pad + 8;
     // release point >= newest - (N - 1 + block - 1 + 2 N + span + lags), plus
     // the input item kept unconsumed (see release_point)
@@ -126,15 +139,19 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
     for (const auto& t : d_tracks)
         d_max_delay = std::max(d_max_delay,
                                3 * t.len + t.span + t.corr->block_outputs() + 2 * k_pad + 1);
-    const size_t scratch = max_block;
-    // room for four chunks beyond the history, so compaction is rare
-    d_x.assign(d_history + 4 * d_chunk + d_max_len + d_max_span + 2 * k_pad, gr_complex(0, 0));
-    d_pw.assign(d_x.size(), 0.0f);
-    d_xbase = -d_lead; // zeros before the stream start serve the lags of a peak at 0
+    // room for four chunks beyond the history and the delay (compaction is
+    // rare), the zeros of the end and the rounding to whole blocks
+    d_tail = d_max_len + d_max_span + 2 * k_pad;
+    const size_t size = (std::max(d_history, d_max_delay) + 4 * d_chunk + d_tail + 2 * d_block) /
+                        d_block * d_block;
+    d_buf.assign(size, gr_complex(0, 0));
+    d_bsum.assign(size / d_block, 0.0);
+    d_bbad.assign(size / d_block, 0);
+    d_base = -d_lead; // zeros before the stream start serve the lags of a peak at 0
     d_ingested = 0;
-    d_raw.assign(d_history + 4 * d_chunk, gr_complex(0, 0));
-    d_energy.assign(scratch, 0.0f);
-    d_metric.assign(scratch, 0.0f);
+    d_clean.assign(std::max(max_block + d_max_len, 2 * d_max_span + d_max_len + 2 * k_pad),
+                   gr_complex(0, 0));
+    const size_t scratch = max_block;
     d_found.reserve(scratch / k_min_len + 4);
     for (auto& t : d_tracks)
         t.waiting.reserve(scratch / k_min_len + 4);
@@ -198,9 +215,10 @@ int preamble_detector_cc_impl::repetition_period(int preamble) const
 // ---------------------------------------------------------------------------
 // analysis
 
-void preamble_detector_cc_impl::compact_analysis()
+void preamble_detector_cc_impl::compact()
 {
-    int64_t keep = static_cast<int64_t>(d_ingested);
+    // keep what the analysis still needs and what is not released yet
+    int64_t keep = static_cast<int64_t>(std::min(d_ingested, d_released));
     for (const auto& t : d_tracks) {
         int64_t need = static_cast<int64_t>(t.next);
         if (t.picker.open())
@@ -209,29 +227,55 @@ void preamble_detector_cc_impl::compact_analysis()
             need = std::min(need, static_cast<int64_t>(t.waiting.front().index));
         keep = std::min(keep, need - static_cast<int64_t>(t.span) - k_pad);
     }
-    keep = std::max(keep, d_xbase);
-    const size_t shift = static_cast<size_t>(keep - d_xbase);
+    const int64_t blk = static_cast<int64_t>(d_block);
+    keep = d_base + std::max<int64_t>(keep - d_base, 0) / blk * blk; // whole blocks
+    const size_t shift = static_cast<size_t>(keep - d_base);
     if (shift == 0)
         return;
     const size_t count = static_cast<size_t>(static_cast<int64_t>(d_ingested) - keep);
-    std::memmove(d_x.data(), d_x.data() + shift, count * sizeof(gr_complex));
-    std::memmove(d_pw.data(), d_pw.data() + shift, count * sizeof(float));
-    d_xbase = keep;
+    std::memmove(d_buf.data(), d_buf.data() + shift, count * sizeof(gr_complex));
+    const size_t nblk = (count + d_block - 1) / d_block, bshift = shift / d_block;
+    std::memmove(d_bsum.data(), d_bsum.data() + bshift, nblk * sizeof(double));
+    std::memmove(d_bbad.data(), d_bbad.data() + bshift, nblk * sizeof(uint32_t));
+    d_base = keep;
+}
+
+size_t preamble_detector_cc_impl::room() const
+{
+    const size_t used = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_base);
+    return used + d_tail < d_buf.size() ? d_buf.size() - used - d_tail : 0;
+}
+
+const gr_complex* preamble_detector_cc_impl::clean(int64_t from, size_t n)
+{
+    kernels::sanitize_copy(d_buf.data() + (from - d_base), d_clean.data(), n);
+    return d_clean.data();
 }
 
 void preamble_detector_cc_impl::ingest(const gr_complex* in, size_t n)
 {
-    size_t pos = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_xbase);
-    const size_t tail = d_max_len + d_max_span + 2 * k_pad; // zeros at the end (flush)
-    if (pos + n + tail > d_x.size()) {
-        compact_analysis();
-        pos = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_xbase);
-        if (pos + n + tail > d_x.size()) // cannot happen (see d_history)
+    if (room() < n) {
+        compact();
+        if (room() < n) // cannot happen (general_work asks room() first)
             throw std::logic_error("preamble_detector_cc: analysis buffer overflow");
     }
-    // analysis copy, and the raw delay line
-    const size_t bad = kernels::sanitize_power(
-        in, d_x.data() + pos, d_pw.data() + pos, n, d_raw.data() + (d_ingested - d_rawbase));
+    // copy and block energies in one pass; a block begun by the previous
+    // call is summed again from its start
+    const size_t pos = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_base);
+    const size_t B = d_block;
+    size_t k = pos / B, done = 0, bad = 0;
+    if (pos % B != 0) {
+        done = std::min(n, B - pos % B);
+        std::memcpy(d_buf.data() + pos, in, done * sizeof(gr_complex));
+        const uint32_t before = d_bbad[k];
+        kernels::block_energy(
+            d_buf.data() + k * B, nullptr, pos % B + done, B, &d_bsum[k], &d_bbad[k]);
+        bad += d_bbad[k] - before;
+        k++;
+    }
+    if (done < n)
+        bad += kernels::block_energy(
+            in + done, d_buf.data() + pos + done, n - done, B, &d_bsum[k], &d_bbad[k]);
     if (bad > 0) {
         d_nonfinite += bad;
         const auto now = std::chrono::steady_clock::now();
@@ -259,16 +303,29 @@ void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
         size_t todo = flushing ? avail : (avail / blk) * blk;
         while (todo > 0) {
             const size_t cnt = std::min(todo, blk);
-            const size_t pos = static_cast<size_t>(static_cast<int64_t>(t.next) - d_xbase);
-            const gr_complex* c = t.corr->step(d_x.data() + pos, cnt);
-            const float floor =
-                1e-8f * kernels::sliding_energy(d_pw.data() + pos, t.len, cnt, d_energy.data());
-            const size_t above = kernels::normalized_metric(
-                c, d_energy.data(), t.norm2, floor, t.picker.threshold(), d_metric.data(), cnt);
+            const size_t pos = static_cast<size_t>(static_cast<int64_t>(t.next) - d_base);
+            const size_t nx = cnt + t.len - 1;
+            const gr_complex* x = d_buf.data() + pos;
+            // the FFT needs the non-finite samples zeroed
+            const gr_complex* xin = x;
+            for (size_t k = pos / d_block; k <= (pos + nx - 1) / d_block; k++) {
+                if (d_bbad[k] != 0) {
+                    xin = clean(static_cast<int64_t>(t.next), nx);
+                    break;
+                }
+            }
+            const gr_complex* c = t.corr->step(xin, cnt);
+            const size_t above = t.metric.process(x,
+                                                  pos % d_block,
+                                                  d_bsum.data() + pos / d_block,
+                                                  c,
+                                                  cnt,
+                                                  t.norm2,
+                                                  t.picker.threshold());
             // an idle picker ignores a step that stays below its threshold
             if (t.picker.open() || above > 0) {
                 d_found.clear();
-                t.picker.process(d_metric.data(), cnt, t.next, d_found);
+                t.picker.process(t.metric.metric(), cnt, t.next, d_found);
                 for (const auto& pk : d_found)
                     t.waiting.push_back(pk);
             }
@@ -288,7 +345,8 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
         int64_t start = static_cast<int64_t>(w.index);
         if (t.span > 0) { // periodic preamble: the peak may be a sidelobe at a multiple of L
             const int64_t from = start - static_cast<int64_t>(t.span) - k_pad;
-            const long shift = t.fit.best_shift(d_x.data() + (from - d_xbase));
+            const long shift =
+                t.fit.best_shift(clean(from, 2 * t.span + t.len + 2 * k_pad));
             if (start + shift >= 0)
                 start += shift;
         }
@@ -298,8 +356,9 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
             continue;
         t.have_last = true;
         t.last_start = start;
-        const size_t pos = static_cast<size_t>(start - k_pad - d_xbase);
-        detection det{ static_cast<uint64_t>(start), static_cast<int>(id), t.fit.fit(d_x.data() + pos) };
+        detection det{ static_cast<uint64_t>(start),
+                       static_cast<int>(id),
+                       t.fit.fit(clean(start - k_pad, t.len + 2 * k_pad)) };
         auto it = std::upper_bound(
             d_pending.begin(), d_pending.end(), det.offset, [](uint64_t off, const detection& d) {
                 return off < d.offset;
@@ -313,10 +372,19 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
 void preamble_detector_cc_impl::flush()
 {
     // zeros after the last sample for the lags and windows of the last peaks
-    const size_t pos = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_xbase);
-    const size_t nz = std::min(d_x.size() - pos, d_max_len + d_max_span + 2 * k_pad);
-    std::fill(d_x.begin() + static_cast<long>(pos), d_x.begin() + static_cast<long>(pos + nz), gr_complex(0, 0));
-    std::fill(d_pw.begin() + static_cast<long>(pos), d_pw.begin() + static_cast<long>(pos + nz), 0.0f);
+    // (and their block energies)
+    const size_t pos = static_cast<size_t>(static_cast<int64_t>(d_ingested) - d_base);
+    const size_t nz = std::min(d_buf.size() - pos, d_tail);
+    std::fill(d_buf.begin() + static_cast<long>(pos),
+              d_buf.begin() + static_cast<long>(pos + nz),
+              gr_complex(0, 0));
+    const size_t k = pos / d_block;
+    kernels::block_energy(d_buf.data() + k * d_block,
+                          nullptr,
+                          pos % d_block + nz,
+                          d_block,
+                          &d_bsum[k],
+                          &d_bbad[k]);
     for (size_t i = 0; i < d_tracks.size(); i++) {
         auto& t = d_tracks[i];
         analyse(t, i, true);
@@ -379,7 +447,7 @@ size_t preamble_detector_cc_impl::release(gr_complex* out, size_t max_items)
     if (r <= d_released || max_items == 0)
         return 0;
     const size_t k = static_cast<size_t>(std::min<uint64_t>(max_items, r - d_released));
-    std::memcpy(out, d_raw.data() + (d_released - d_rawbase), k * sizeof(gr_complex));
+    std::memcpy(out, d_buf.data() + (d_released - d_base), k * sizeof(gr_complex));
     size_t ntag = 0;
     while (ntag < d_pending.size() && d_pending[ntag].offset < d_released + k)
         emit(d_pending[ntag++]);
@@ -450,17 +518,10 @@ int preamble_detector_cc_impl::general_work(int noutput_items,
         produced += release(out + produced, nout - produced);
         if (d_ingested >= limit)
             break;
-        size_t room = d_raw.size() - static_cast<size_t>(d_ingested - d_rawbase);
-        if (room < d_chunk && d_rawbase < d_released) { // drop released samples
-            const size_t shift = static_cast<size_t>(d_released - d_rawbase);
-            std::memmove(d_raw.data(),
-                         d_raw.data() + shift,
-                         static_cast<size_t>(d_ingested - d_released) * sizeof(gr_complex));
-            d_rawbase = d_released;
-            room = d_raw.size() - static_cast<size_t>(d_ingested - d_rawbase);
-        }
-        const size_t n =
-            static_cast<size_t>(std::min<uint64_t>(std::min<uint64_t>(d_chunk, room), limit - d_ingested));
+        if (room() < d_chunk)
+            compact();
+        const size_t n = static_cast<size_t>(
+            std::min<uint64_t>(std::min<uint64_t>(d_chunk, room()), limit - d_ingested));
         if (n == 0)
             break;
         ingest(in + (d_ingested - nread), n);

@@ -10,6 +10,7 @@
 #include "kernels/correlator.h"
 #include "kernels/peak_picker.h"
 #include "kernels/preamble_fit.h"
+#include "kernels/screened_metric.h"
 #include <gnuradio/cohere/preamble_detector_cc.h>
 #include <atomic>
 #include <chrono>
@@ -24,12 +25,16 @@ namespace cohere {
  * later, and the tag must land on the output sample p itself without delaying
  * the stream (a sync_block with history would shift every sample by N - 1,
  * as digital.corr_est_cc does). So input is consumed as soon as it has been
- * analysed and held in an internal delay line (d_raw) until no detection can
+ * analysed and held in an internal delay line (d_buf) until no detection can
  * still fall on it (the release point). The last input item stays unconsumed
  * until the end of the stream, so the scheduler calls us once more after the
  * upstream block is done, and we flush. forecast() asks for enough new input
  * to complete the next FFT block, so the scheduler waits for input instead of
  * calling us for nothing (and 1 item at the end or when output is ready).
+ * The delay line is also the analysis buffer: it keeps the raw samples (for
+ * the output) with the energies of fixed blocks of them, and the analysis
+ * zeroes non-finite samples on the fly (copies for the FFT of a step and for
+ * a fit where a block has any; the energies count them as 0).
  * set_history() is used only to make GNU Radio size the upstream buffer
  * large: general_work() skips the history() - 1 old items at the front.
  */
@@ -61,9 +66,10 @@ public:
 private:
     // per preamble
     struct track {
-        track(const std::vector<gr_complex>& p, float threshold);
+        track(const std::vector<gr_complex>& p, float threshold, size_t block);
         size_t len;
         std::unique_ptr<kernels::correlator> corr;
+        kernels::screened_metric metric;
         kernels::preamble_fit fit;
         float norm2; // ||p||^2
         size_t span; // shifts tried for periodic preambles (fit.span())
@@ -86,7 +92,9 @@ private:
     void fit_waiting(track& t, size_t id, bool flushing);
     void flush();
     uint64_t release_point() const;
-    void compact_analysis();
+    void compact();
+    size_t room() const;
+    const gr_complex* clean(int64_t from, size_t n);
     size_t release(gr_complex* out, size_t max_items);
     void emit(const detection& det);
     bool input_finished(int ninput);
@@ -100,21 +108,22 @@ private:
     size_t d_max_delay = 0;
     size_t d_chunk = 0;   // samples ingested per step
 
-    // analysis buffer: sanitized samples and |x|^2; d_x[i] is absolute index
-    // d_xbase + i (negative indices are zeros before the stream start)
-    std::vector<gr_complex> d_x;
-    std::vector<float> d_pw;
-    int64_t d_xbase = 0;
+    // delay line and analysis buffer: raw samples, d_buf[i] is absolute
+    // index d_base + i (negative indices are zeros before the stream start,
+    // zeros follow the last sample at the end); d_base is a multiple of
+    // d_block, d_bsum[k] / d_bbad[k] are the energy / the non-finite count of
+    // the samples d_buf[k B .. k B + B - 1] (block_energy)
+    std::vector<gr_complex> d_buf;
+    std::vector<double> d_bsum;
+    std::vector<uint32_t> d_bbad;
+    size_t d_block = 0;
+    size_t d_tail = 0;     // room kept for the zeros after the last sample
+    int64_t d_base = 0;
     uint64_t d_ingested = 0; // absolute index of the next sample to ingest
-
-    // delay line of raw samples: d_raw[i] is absolute index d_rawbase + i
-    std::vector<gr_complex> d_raw;
-    uint64_t d_rawbase = 0;
     uint64_t d_released = 0; // == nitems_written(0)
 
     // scratch, sized once
-    std::vector<float> d_energy;
-    std::vector<float> d_metric;
+    std::vector<gr_complex> d_clean; // sanitized copies
     std::vector<kernels::peak> d_found;
 
     std::vector<detection> d_pending; // fitted, sorted by offset, not tagged yet

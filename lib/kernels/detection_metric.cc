@@ -33,40 +33,7 @@ inline __attribute__((always_inline)) float value(uint32_t b)
     return x;
 }
 
-template <bool copy_raw>
-inline __attribute__((always_inline)) size_t sanitize_impl(const gr_complex* __restrict in,
-                                                           gr_complex* __restrict x,
-                                                           float* __restrict pw,
-                                                           gr_complex* __restrict raw,
-                                                           size_t n)
-{
-    const float* ip = reinterpret_cast<const float*>(in);
-    float* xp = reinterpret_cast<float*>(x);
-    float* rp = reinterpret_cast<float*>(raw);
-    size_t bad = 0;
-    for (size_t k = 0; k < n; k++) {
-        const float re = ip[2 * k], im = ip[2 * k + 1];
-        if (copy_raw) {
-            rp[2 * k] = re;
-            rp[2 * k + 1] = im;
-        }
-        const float p = re * re + im * im;
-        // false for +-NaN and +inf (unsigned order of the bits of p >= 0)
-        const bool ok = bits(p) <= bits(FLT_MAX);
-        xp[2 * k] = ok ? re : 0.0f;
-        xp[2 * k + 1] = ok ? im : 0.0f;
-        pw[k] = ok ? p : 0.0f;
-        bad += ok ? 0 : 1;
-    }
-    return bad;
-}
 } // namespace
-
-COHERE_CLONES
-size_t sanitize_power(const gr_complex* in, gr_complex* x, float* pw, size_t n, gr_complex* raw)
-{
-    return raw ? sanitize_impl<true>(in, x, pw, raw, n) : sanitize_impl<false>(in, x, pw, raw, n);
-}
 
 // GCC vector extensions: one AVX register in the AVX2 clone, two SSE2
 // registers in the baseline one (the helpers are always inlined, so the
@@ -98,6 +65,170 @@ inline __attribute__((always_inline)) double exact_sum(const float* pw, size_t l
     return s;
 }
 } // namespace
+
+// Power of four samples at once: one vector of eight floats in, four
+// |x|^2 out (re^2 + im^2 in float, as in the scalar code), non-finite ones
+// (NaN, inf, overflow) as 0 and counted in bad (one lane per sample).
+namespace {
+typedef float v8f __attribute__((vector_size(32)));
+typedef uint32_t v4u __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+inline __attribute__((always_inline)) v4f power4(const v8f a, v4i& bad)
+{
+    const v8f sq = a * a;
+    const v4f p = __builtin_shufflevector(sq, sq, 0, 2, 4, 6) +
+                  __builtin_shufflevector(sq, sq, 1, 3, 5, 7);
+    v4u pb;
+    std::memcpy(&pb, &p, sizeof(pb));
+    const v4u lim = { bits(FLT_MAX), bits(FLT_MAX), bits(FLT_MAX), bits(FLT_MAX) };
+    const v4i ok = pb <= lim; // -1 or 0
+    bad += ok + 1;
+    pb &= reinterpret_cast<const v4u&>(ok);
+    v4f r;
+    std::memcpy(&r, &pb, sizeof(r));
+    return r;
+}
+
+inline __attribute__((always_inline)) float power1(const float* ip, size_t& bad)
+{
+    const float p = ip[0] * ip[0] + ip[1] * ip[1];
+    const bool ok = bits(p) <= bits(FLT_MAX);
+    bad += ok ? 0 : 1;
+    return ok ? p : 0.0f;
+}
+
+inline __attribute__((always_inline)) double hsum(v4d a)
+{
+    return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+// sum of the sanitized |x|^2 of count samples in double (two chains of four
+// lanes, then four lanes, then one at a time; the same order for the same
+// count)
+inline __attribute__((always_inline)) double
+power_sum(const float* __restrict ip, size_t count, size_t& bad)
+{
+    v4d acc = { 0, 0, 0, 0 }, acc2 = { 0, 0, 0, 0 };
+    v4i badv = { 0, 0, 0, 0 };
+    size_t k = 0;
+    for (; k + 8 <= count; k += 8) { // two chains (the adds are latency bound)
+        v8f a, b;
+        std::memcpy(&a, ip + 2 * k, sizeof(a));
+        std::memcpy(&b, ip + 2 * k + 8, sizeof(b));
+        acc += __builtin_convertvector(power4(a, badv), v4d);
+        acc2 += __builtin_convertvector(power4(b, badv), v4d);
+    }
+    acc += acc2;
+    for (; k + 4 <= count; k += 4) {
+        v8f a;
+        std::memcpy(&a, ip + 2 * k, sizeof(a));
+        acc += __builtin_convertvector(power4(a, badv), v4d);
+    }
+    double s = hsum(acc);
+    for (; k < count; k++)
+        s += power1(ip + 2 * k, bad);
+    bad += static_cast<size_t>(badv[0] + badv[1] + badv[2] + badv[3]);
+    return s;
+}
+} // namespace
+
+COHERE_CLONES
+size_t sanitize_copy(const gr_complex* __restrict in,
+                     gr_complex* __restrict out,
+                     size_t n)
+{
+    const float* ip = reinterpret_cast<const float*>(in);
+    float* op = reinterpret_cast<float*>(out);
+    size_t bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        const float re = ip[2 * k], im = ip[2 * k + 1];
+        const bool ok = bits(re * re + im * im) <= bits(FLT_MAX);
+        op[2 * k] = ok ? re : 0.0f;
+        op[2 * k + 1] = ok ? im : 0.0f;
+        bad += ok ? 0 : 1;
+    }
+    return bad;
+}
+
+namespace {
+// |x|^2 of eight samples (two vectors of four), in the order of the in-lane
+// shuffles of AVX (the order does not matter for a sum)
+inline __attribute__((always_inline)) v8f power8(const v8f a, const v8f b)
+{
+    const v8f sa = a * a, sb = b * b;
+    return __builtin_shufflevector(sa, sb, 0, 2, 8, 10, 4, 6, 12, 14) +
+           __builtin_shufflevector(sa, sb, 1, 3, 9, 11, 5, 7, 13, 15);
+}
+
+// Sum of |x|^2 of count samples: eight float lanes over groups of eight,
+// reduced in float, then the rest one at a time (the same order for the same
+// count; relative error below (count / 8 + 4) 2^-24). Not finite if a sample
+// is not or if the float sum overflows.
+template <bool copy>
+inline __attribute__((always_inline)) double
+fast_sum(const float* __restrict ip, float* __restrict op, size_t count)
+{
+    v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    size_t k = 0;
+    for (; k + 8 <= count; k += 8) {
+        v8f a, b;
+        std::memcpy(&a, ip + 2 * k, sizeof(a));
+        std::memcpy(&b, ip + 2 * k + 8, sizeof(b));
+        if (copy) {
+            std::memcpy(op + 2 * k, &a, sizeof(a));
+            std::memcpy(op + 2 * k + 8, &b, sizeof(b));
+        }
+        acc += power8(a, b);
+    }
+    const v4f h = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) +
+                  __builtin_shufflevector(acc, acc, 4, 5, 6, 7);
+    double s = static_cast<double>((h[0] + h[2]) + (h[1] + h[3]));
+    for (; k < count; k++) {
+        if (copy) {
+            op[2 * k] = ip[2 * k];
+            op[2 * k + 1] = ip[2 * k + 1];
+        }
+        s += ip[2 * k] * ip[2 * k] + ip[2 * k + 1] * ip[2 * k + 1];
+    }
+    return s;
+}
+} // namespace
+
+COHERE_CLONES
+size_t block_energy(const gr_complex* __restrict in,
+                    gr_complex* __restrict out,
+                    size_t n,
+                    size_t block,
+                    double* __restrict sums,
+                    uint32_t* __restrict bad)
+{
+    const float* ip = reinterpret_cast<const float*>(in);
+    float* op = reinterpret_cast<float*>(out);
+    size_t total = 0;
+    for (size_t k = 0; k * block < n; k++) {
+        const size_t first = k * block;
+        const size_t count = std::min(block, n - first);
+        double s = op ? fast_sum<true>(ip + 2 * first, op + 2 * first, count)
+                      : fast_sum<false>(ip + 2 * first, nullptr, count);
+        size_t nb = 0;
+        if (!(s <= DBL_MAX)) // a non-finite sample, or a float overflow: in double
+            s = power_sum(ip + 2 * first, count, nb);
+        sums[k] = s;
+        if (bad)
+            bad[k] = static_cast<uint32_t>(nb);
+        total += nb;
+    }
+    return total;
+}
+
+COHERE_CLONES
+float window_energy(const gr_complex* x, size_t len)
+{
+    size_t bad = 0;
+    return static_cast<float>(
+        power_sum(reinterpret_cast<const float*>(x), len, bad));
+}
 
 COHERE_CLONES
 float sliding_energy(const float* __restrict pw,

@@ -10,19 +10,45 @@
 #include <gnuradio/cohere/api.h>
 #include <gnuradio/gr_complex.h>
 #include <cstddef>
+#include <cstdint>
 
 namespace gr {
 namespace cohere {
 namespace kernels {
 
 /*!
- * \brief Copy a stream for analysis: x[k] = in[k], or 0 when in[k] has a NaN
- * or infinite part or |in[k]|^2 overflows a float; pw[k] = |x[k]|^2; raw[k] =
- * in[k] unchanged if raw is not null (one pass over the input).
+ * \brief A copy for analysis: out[k] = in[k], or 0 when in[k] has a NaN or
+ * infinite part or |in[k]|^2 overflows a float.
  * \return the number of samples replaced by zeros
  */
-COHERE_API size_t
-sanitize_power(const gr_complex* in, gr_complex* x, float* pw, size_t n, gr_complex* raw = nullptr);
+COHERE_API size_t sanitize_copy(const gr_complex* in, gr_complex* out, size_t n);
+
+/*!
+ * \brief Energies of consecutive blocks of \p block samples, and optionally a
+ * copy, in one pass: sums[k] = sum of |x|^2 over in[k block .. k block + block
+ * - 1] (partial sums in float, relative error below (block / 8 + 4) 2^-24;
+ * in double if the block has a non-finite sample or the float sum
+ * overflows), bad[k] = how many of those samples are non-finite (they count
+ * as 0, as in sanitize_copy()); out[k] = in[k] unchanged if out is not null.
+ * The last block may be partial (n not a multiple of block).
+ *
+ * The sum of a block is always formed in the same order from its first
+ * sample, so a block completed by a later call (recomputed from its start)
+ * gets the same bits as one computed in a single call.
+ * \return the number of non-finite samples
+ */
+COHERE_API size_t block_energy(const gr_complex* in,
+                               gr_complex* out,
+                               size_t n,
+                               size_t block,
+                               double* sums,
+                               uint32_t* bad);
+
+/*!
+ * \brief Energy of one window: sum of |x[k]|^2, k < len, in double precision
+ * rounded to float, non-finite samples counting as 0.
+ */
+COHERE_API float window_energy(const gr_complex* x, size_t len);
 
 /*!
  * \brief Sliding window energy E[j] = sum_{k=0}^{N-1} pw[j + k], j < nout

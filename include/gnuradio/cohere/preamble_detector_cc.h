@@ -42,11 +42,13 @@ namespace cohere {
  * When the metric of preamble i crosses its threshold at n1, a window opens
  * that closes N samples after its latest maximum (at most 2 N after n1); the
  * maximum is the detection (one per occurrence), and crossings before
- * peak + N are ignored. Correlation by overlap-save FFTs (gr::fft), the
- * window energy by a running double-precision sum restarted from an exact sum
- * at every FFT block. Samples that are NaN or infinite are passed through
- * unchanged but count as zeros for the detector (nonfinite_count()), so a
- * burst of them affects only the windows that contain them.
+ * peak + N are ignored. Correlation by overlap-save FFTs (gr::fft); the
+ * window energy (a double-precision sum) only where the metric can exceed
+ * the threshold, which an exact screen finds from the energies of fixed
+ * blocks of samples (a lower bound of every window's energy that never drops
+ * a window the metric accepts). Samples that are NaN or infinite are passed
+ * through unchanged but count as zeros for the detector (nonfinite_count()),
+ * so a burst of them affects only the windows that contain them.
  *
  * Periodic preambles (repetition period L found from the sequence, e.g. two
  * identical halves) have metric sidelobes at multiples of L, and with a

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(preamble_detector_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(ac0dea7cf208a5639bdf02c9b39f4913) */
+/* BINDTOOL_HEADER_FILE_HASH(26a5743f567093f5c4f9c67cba8b6609) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
