@@ -18,23 +18,6 @@ namespace gr {
 namespace cohere {
 namespace kernels {
 
-namespace {
-inline __attribute__((always_inline)) uint32_t bits(float x)
-{
-    uint32_t b;
-    std::memcpy(&b, &x, sizeof(b));
-    return b;
-}
-
-inline __attribute__((always_inline)) float value(uint32_t b)
-{
-    float x;
-    std::memcpy(&x, &b, sizeof(x));
-    return x;
-}
-
-} // namespace
-
 // GCC vector extensions: one AVX register in the AVX2 clone, two SSE2
 // registers in the baseline one (the helpers are always inlined, so the
 // -Wpsabi note about passing 256-bit vectors does not apply).
@@ -81,7 +64,7 @@ inline __attribute__((always_inline)) v4f power4(const v8f a, v4i& bad)
                   __builtin_shufflevector(sq, sq, 1, 3, 5, 7);
     v4u pb;
     std::memcpy(&pb, &p, sizeof(pb));
-    const v4u lim = { bits(FLT_MAX), bits(FLT_MAX), bits(FLT_MAX), bits(FLT_MAX) };
+    const v4u lim = { float_bits(FLT_MAX), float_bits(FLT_MAX), float_bits(FLT_MAX), float_bits(FLT_MAX) };
     const v4i ok = pb <= lim; // -1 or 0
     bad += ok + 1;
     pb &= reinterpret_cast<const v4u&>(ok);
@@ -93,7 +76,7 @@ inline __attribute__((always_inline)) v4f power4(const v8f a, v4i& bad)
 inline __attribute__((always_inline)) float power1(const float* ip, size_t& bad)
 {
     const float p = ip[0] * ip[0] + ip[1] * ip[1];
-    const bool ok = bits(p) <= bits(FLT_MAX);
+    const bool ok = float_bits(p) <= float_bits(FLT_MAX);
     bad += ok ? 0 : 1;
     return ok ? p : 0.0f;
 }
@@ -143,7 +126,7 @@ size_t sanitize_copy(const gr_complex* __restrict in,
     size_t bad = 0;
     for (size_t k = 0; k < n; k++) {
         const float re = ip[2 * k], im = ip[2 * k + 1];
-        const bool ok = bits(re * re + im * im) <= bits(FLT_MAX);
+        const bool ok = float_bits(re * re + im * im) <= float_bits(FLT_MAX);
         op[2 * k] = ok ? re : 0.0f;
         op[2 * k + 1] = ok ? im : 0.0f;
         bad += ok ? 0 : 1;
@@ -302,17 +285,17 @@ size_t normalized_metric(const gr_complex* __restrict c,
     // compares would keep the loop from vectorizing under -ftrapping-math.
     const float* cp = reinterpret_cast<const float*>(c);
     const float inv_norm2 = 1.0f / norm2;
-    const uint32_t fl = bits(floor > FLT_MIN ? floor : FLT_MIN); // never divide by 0
-    const uint32_t one = bits(1.0f), th = bits(threshold > 0.0f ? threshold : 0.0f);
+    const uint32_t fl = float_bits(floor > FLT_MIN ? floor : FLT_MIN); // never divide by 0
+    const uint32_t one = float_bits(1.0f), th = float_bits(threshold > 0.0f ? threshold : 0.0f);
     int32_t above = 0;
     for (size_t j = 0; j < n; j++) {
         const float re = cp[2 * j], im = cp[2 * j + 1];
-        const uint32_t eb = bits(energy[j]);
+        const uint32_t eb = float_bits(energy[j]);
         // negative rounding residues (sign bit set) also take the floor
-        const float e = value(eb > fl && eb < 0x80000000u ? eb : fl);
-        const uint32_t mb = bits((re * re + im * im) / e * inv_norm2);
+        const float e = bits_float(eb > fl && eb < 0x80000000u ? eb : fl);
+        const uint32_t mb = float_bits((re * re + im * im) / e * inv_norm2);
         const uint32_t vb = mb < one ? mb : one; // rounding may exceed 1
-        metric[j] = value(vb);
+        metric[j] = bits_float(vb);
         above += vb > th ? 1 : 0;
     }
     return static_cast<size_t>(above);

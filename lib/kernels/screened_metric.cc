@@ -17,20 +17,13 @@ namespace cohere {
 namespace kernels {
 
 namespace {
-inline __attribute__((always_inline)) uint32_t bits(float x)
-{
-    uint32_t b;
-    std::memcpy(&b, &x, sizeof(b));
-    return b;
-}
-
 // |x|^2 in float, non-finite samples as 0 (as block_energy), summed in double
 double clipped_sum(const gr_complex* x, size_t n)
 {
     double s = 0.0;
     for (size_t k = 0; k < n; k++) {
         const float p = x[k].real() * x[k].real() + x[k].imag() * x[k].imag();
-        s += bits(p) <= bits(FLT_MAX) ? p : 0.0f;
+        s += float_bits(p) <= float_bits(FLT_MAX) ? p : 0.0f;
     }
     return s;
 }
@@ -59,7 +52,7 @@ inline __attribute__((always_inline)) uint32_t max_power_bits4(const float* cp, 
 
 inline __attribute__((always_inline)) uint32_t power_bits(const float* cp, size_t i)
 {
-    return bits(cp[2 * i] * cp[2 * i] + cp[2 * i + 1] * cp[2 * i + 1]);
+    return float_bits(cp[2 * i] * cp[2 * i] + cp[2 * i + 1] * cp[2 * i + 1]);
 }
 
 // Windows whose |c|^2 reaches the level of their run (first run first_len
@@ -197,7 +190,7 @@ size_t screened_metric::process(const gr_complex* x,
         const double scale = static_cast<double>(threshold) * norm2 * (1.0 - 1e-4);
         const double fl = std::max(d_floor, FLT_MIN);
         for (size_t r = 0; r < nr; r++)
-            d_tbits[r] = bits(static_cast<float>(scale * std::max(d_lower[r], fl)));
+            d_tbits[r] = float_bits(static_cast<float>(scale * std::max(d_lower[r], fl)));
         // the fallback pays for itself from about 32 cnt / N windows on
         const size_t limit = std::min(cnt, d_limit ? d_limit : 32 * cnt / d_len + 8);
         n = screen_runs(c, cnt, B - phase, B, d_tbits.data(), d_cand.data(), limit);
@@ -208,7 +201,7 @@ size_t screened_metric::process(const gr_complex* x,
             const float* xp = reinterpret_cast<const float*>(x);
             for (size_t k = 0; k < R; k++) {
                 const float p = xp[2 * k] * xp[2 * k] + xp[2 * k + 1] * xp[2 * k + 1];
-                d_pw[k] = bits(p) <= bits(FLT_MAX) ? p : 0.0f;
+                d_pw[k] = float_bits(p) <= float_bits(FLT_MAX) ? p : 0.0f;
             }
             sliding_energy(d_pw.data(), d_len, cnt, d_energy.data());
             d_materialized = true;

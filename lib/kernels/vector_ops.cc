@@ -169,10 +169,10 @@ bool cmul3_finite(gr_complex* __restrict out,
     cmul3_impl<false>(out, x, r, g, n);
     // a float is NaN or Inf exactly when its exponent bits are all ones; an
     // integer OR-reduction over them vectorizes (a float one would not)
-    const uint32_t* w = reinterpret_cast<const uint32_t*>(out);
+    const float* o = reinterpret_cast<const float*>(out);
     uint32_t bad = 0;
     for (size_t k = 0; k < 2 * n; k++)
-        bad |= static_cast<uint32_t>((w[k] & 0x7f800000u) == 0x7f800000u);
+        bad |= static_cast<uint32_t>((float_bits(o[k]) & 0x7f800000u) == 0x7f800000u);
     return bad == 0;
 }
 

@@ -10,6 +10,8 @@
 #include <gnuradio/cohere/api.h>
 #include <gnuradio/gr_complex.h>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 // Hot loops are compiled twice, for AVX2 and for the x86-64 baseline, and the
 // loader picks one per CPU (GCC function multiversioning). Other compilers and
@@ -26,6 +28,20 @@
 namespace gr {
 namespace cohere {
 namespace kernels {
+
+//! The bits of a float and back (bit casts the compiler vectorizes).
+inline __attribute__((always_inline)) uint32_t float_bits(float x)
+{
+    uint32_t b;
+    std::memcpy(&b, &x, sizeof(b));
+    return b;
+}
+inline __attribute__((always_inline)) float bits_float(uint32_t b)
+{
+    float x;
+    std::memcpy(&x, &b, sizeof(x));
+    return x;
+}
 
 //! out[k] = g * x[k] (element-wise, the same bits whatever n or alignment)
 COHERE_API void cscale(gr_complex* out, const gr_complex* x, gr_complex g, size_t n);

@@ -4,6 +4,7 @@
  */
 #define BOOST_TEST_MODULE test_correlator
 #include "kernels/correlator.h"
+#include "test_signals.h"
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <complex>
@@ -15,14 +16,10 @@ using namespace gr::cohere::kernels;
 namespace {
 using cd = std::complex<double>;
 
+// unit-variance real and imaginary parts
 std::vector<gr_complex> gaussian(size_t n, unsigned seed)
 {
-    std::mt19937 gen(seed);
-    std::normal_distribution<float> nd;
-    std::vector<gr_complex> v(n);
-    for (auto& x : v)
-        x = gr_complex(nd(gen), nd(gen));
-    return v;
+    return gr::cohere::test::gaussian(n, seed, std::sqrt(2.0f));
 }
 
 // Double-precision reference: sum_k conj(p[k]) x[n + k].

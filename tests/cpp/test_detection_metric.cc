@@ -6,6 +6,7 @@
 #include "kernels/correlator.h"
 #include "kernels/detection_metric.h"
 #include "kernels/preamble_fit.h"
+#include "test_signals.h"
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <complex>
@@ -16,15 +17,7 @@
 using namespace gr::cohere::kernels;
 
 namespace {
-std::vector<gr_complex> gaussian(size_t n, unsigned seed, float scale = 1.0f)
-{
-    std::mt19937 gen(seed);
-    std::normal_distribution<float> nd(0.0f, scale * std::sqrt(0.5f));
-    std::vector<gr_complex> v(n);
-    for (auto& x : v)
-        x = gr_complex(nd(gen), nd(gen));
-    return v;
-}
+using gr::cohere::test::gaussian;
 } // namespace
 
 // NaN, +-inf and values whose |x|^2 overflows become zeros in the analysis

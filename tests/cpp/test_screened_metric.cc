@@ -8,6 +8,7 @@
 #include "kernels/peak_picker.h"
 #include "kernels/preamble_fit.h"
 #include "kernels/screened_metric.h"
+#include "test_signals.h"
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <complex>
@@ -19,15 +20,7 @@
 using namespace gr::cohere::kernels;
 
 namespace {
-std::vector<gr_complex> gaussian(size_t n, unsigned seed, float scale = 1.0f)
-{
-    std::mt19937 gen(seed);
-    std::normal_distribution<float> nd(0.0f, scale * std::sqrt(0.5f));
-    std::vector<gr_complex> v(n);
-    for (auto& x : v)
-        x = gr_complex(nd(gen), nd(gen));
-    return v;
-}
+using gr::cohere::test::gaussian;
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(a)) == 0; }
 

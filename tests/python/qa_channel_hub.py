@@ -323,21 +323,24 @@ def test_rx_time_tag():
     assert gr.pmt.to_double(tags["rx_rate"].value) == FS
 
 
-def test_nonfinite_tx_samples_become_zeros():
-    """NaN/Inf TX samples are sent as zeros and counted; they never poison the
-    receiver beyond those samples."""
-    n = 3000
-    x = np.ones(n, np.complex64)
-    x[1000:1010] = np.nan
-    x[2000] = np.inf
-    hub = unit_testbed(2)
+def send_from_node0(hub, x):
+    """Node 0 sends x, node 1 receives len(x) samples: (node 0's sink, what node 1 got)."""
     tb = gr.top_block()
     sink = cohere.virtual_radio_sink_c(hub, 0)
     tb.connect(blocks.vector_source_c(x.tolist()), sink)
     out = blocks.vector_sink_c()
-    tb.connect(cohere.virtual_radio_source_c(hub, 1, 1, n), out)
+    tb.connect(cohere.virtual_radio_source_c(hub, 1, 1, len(x)), out)
     tb.run()
-    y = np.array(out.data())
+    return sink, np.array(out.data())
+
+
+def test_nonfinite_tx_samples_become_zeros():
+    """NaN/Inf TX samples are sent as zeros and counted; they never poison the
+    receiver beyond those samples."""
+    x = np.ones(3000, np.complex64)
+    x[1000:1010] = np.nan
+    x[2000] = np.inf
+    sink, y = send_from_node0(unit_testbed(2), x)
     assert np.all(np.isfinite(y))
     assert sink.nonfinite_count() == 11
     assert np.allclose(y[1000:1010], 0) and abs(y[2000]) == 0 and np.allclose(y[2001:], 1)
@@ -346,17 +349,9 @@ def test_nonfinite_tx_samples_become_zeros():
 def test_tx_samples_overflowing_the_chain_become_zeros():
     """A finite TX sample whose transmitted value overflows a float (3e38
     through a TX chain gain of 2) is sent as zero and counted, like a NaN."""
-    n = 3000
-    x = np.ones(n, np.complex64)
+    x = np.ones(3000, np.complex64)
     x[1500] = 3e38
-    hub = unit_testbed(2, tx_gains={0: [2.0]})
-    tb = gr.top_block()
-    sink = cohere.virtual_radio_sink_c(hub, 0)
-    tb.connect(blocks.vector_source_c(x.tolist()), sink)
-    out = blocks.vector_sink_c()
-    tb.connect(cohere.virtual_radio_source_c(hub, 1, 1, n), out)
-    tb.run()
-    y = np.array(out.data())
+    sink, y = send_from_node0(unit_testbed(2, tx_gains={0: [2.0]}), x)
     assert np.all(np.isfinite(y))
     assert sink.nonfinite_count() == 1
     assert y[1500] == 0 and np.allclose(y[1501:], 2)
