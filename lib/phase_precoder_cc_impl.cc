@@ -47,6 +47,7 @@ phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
       d_gain_is_real(gain.imag() == 0.0f),
       d_cmd_port(pmt::intern("cmd")),
       d_phase_applied_key(pmt::intern("phase_applied")),
+      d_phase_cmd_key(pmt::intern("phase_cmd")),
       d_phase_key(pmt::intern("phase")),
       d_gain_key(pmt::intern("gain")),
       d_time_key(pmt::intern("time")),
@@ -110,21 +111,30 @@ void phase_precoder_cc_impl::drop(const std::string& reason,
     d_drops.drop(d_logger, reason, what, rate_limited);
 }
 
-void phase_precoder_cc_impl::handle_cmd(const pmt::pmt_t& msg)
+std::string phase_precoder_cc_impl::parse(const pmt::pmt_t& msg, command& c) const
 {
     if (!is_proper_dict(msg))
-        return drop("not a dict", msg, false);
-    command c{ false, 0.0, false, true, 0.0 };
+        return "not a dict";
+    c = command{ false, 0.0, false, true, 0.0 };
     const field fp = get_real(msg, d_phase_key, c.phase);
     const field fg = get_number(msg, d_gain_key, c.gain, c.gain_is_real);
     if (fp == field::bad)
-        return drop("`phase` must be a finite real number (rad)", msg, false);
+        return "`phase` must be a finite real number (rad)";
     if (fg == field::bad || (fg == field::ok && !fits_float(c.gain)))
-        return drop("`gain` must be a finite real or complex number", msg, false);
+        return "`gain` must be a finite real or complex number";
     if (fp == field::absent && fg == field::absent)
-        return drop("needs `phase` and/or `gain`", msg, false);
+        return "needs `phase` and/or `gain`";
     c.has_phase = fp == field::ok;
     c.has_gain = fg == field::ok;
+    return "";
+}
+
+void phase_precoder_cc_impl::handle_cmd(const pmt::pmt_t& msg)
+{
+    command c;
+    const std::string why = parse(msg, c);
+    if (!why.empty())
+        return drop(why, msg, false);
     uint64_t time = 0;
     const field ft = get_index(msg, d_time_key, time);
     if (ft == field::bad)
@@ -166,6 +176,19 @@ int phase_precoder_cc_impl::work(int noutput_items,
     gr_complex* out = static_cast<gr_complex*>(output_items[0]);
     const uint64_t start = nitems_read(0);
     const uint64_t end = start + static_cast<uint64_t>(noutput_items);
+
+    // commands carried by `phase_cmd` tags: in band, so never late
+    get_tags_in_window(d_tags, 0, 0, static_cast<uint64_t>(noutput_items), d_phase_cmd_key);
+    for (const auto& t : d_tags) {
+        command c;
+        const std::string why = parse(t.value, c);
+        if (!why.empty())
+            drop("phase_cmd tag at sample " + std::to_string(t.offset) + ": " + why, t.value, true);
+        else if (!d_commands.push(t.offset, c))
+            drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
+                 t.value,
+                 true);
+    }
 
     d_commands.drop_late(start, [&](const kernels::timed_queue<command>::entry& e) {
         drop("time " + std::to_string(e.time) + " passed before the command could be applied",

@@ -47,6 +47,8 @@ private:
 
     void handle_cmd(const pmt::pmt_t& msg);
     void drop(const std::string& reason, const pmt::pmt_t& what, bool rate_limited);
+    //! `phase`/`gain` of a command dict into c; empty, or why it is malformed.
+    std::string parse(const pmt::pmt_t& msg, command& c) const;
     void queue(const command& c, const pmt::pmt_t& what);
     void apply(const command& c);
     void update_constant();
@@ -60,7 +62,9 @@ private:
     std::atomic<float> d_gain_re_now, d_gain_im_now;
     std::atomic<uint64_t> d_applied{ 0 };
     command_drops d_drops;
-    const pmt::pmt_t d_cmd_port, d_phase_applied_key, d_phase_key, d_gain_key, d_time_key, d_id;
+    const pmt::pmt_t d_cmd_port, d_phase_applied_key, d_phase_cmd_key, d_phase_key, d_gain_key,
+        d_time_key, d_id;
+    std::vector<gr::tag_t> d_tags; // scratch for get_tags_in_window
 };
 
 } // namespace cohere

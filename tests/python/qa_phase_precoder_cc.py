@@ -61,6 +61,34 @@ def test_changes_land_bit_exactly():
         assert blk.phase() == -2.0 and blk.gain() == 3.0
 
 
+def test_phase_cmd_tags_land_bit_exactly():
+    """A `phase_cmd` stream tag applies at exactly its sample, like a timed
+    message but in band (it cannot be late); messages and tags mix; a
+    malformed tag is logged and dropped."""
+    from gnuradio import gr
+
+    def tag(offset, value):
+        return gr.tag_utils.python_to_tag((offset, pmt.intern("phase_cmd"), value,
+                                           pmt.intern("test")))
+
+    n = 12000
+    tags = [tag(500, cmd(phase=0.7)), tag(4321, cmd(gain=2.0, phase=-1.0)),
+            tag(6000, pmt.from_long(3)), tag(9000, cmd(gain=0.5))]
+    want = np.empty(n, np.complex64)
+    want[:500] = const(1.0, 0.0)
+    want[500:4321] = const(1.0, 0.7)
+    want[4321:8000] = const(2.0, -1.0)
+    want[8000:9000] = const(2.0, 0.25)
+    want[9000:] = const(0.5, 0.25)
+    for max_items in (None, 1, 777):
+        blk = cohere.phase_precoder_cc()
+        y, out_tags = stream_through(blk, np.ones(n), tags=tags, msgs=[cmd(phase=0.25, time=8000)],
+                                     max_items=max_items)
+        assert np.array_equal(y, want)
+        assert [o for o, _ in out_tags["phase_applied"]] == [500, 4321, 8000, 9000]
+        assert blk.commands_applied() == 4 and blk.commands_dropped() == 1
+
+
 def test_complex_gain_and_random_input():
     """A complex gain multiplies as g exp(j theta); random input within one
     complex64 product (1.4e-7 relative). The tag reports a complex gain."""

@@ -32,6 +32,12 @@ namespace cohere {
  * a `time` already processed, are logged with the reason and dropped
  * (commands_dropped()); at most 1024 commands are pending.
  *
+ * Stream tag consumed: `phase_cmd` on an input sample, a dict with `phase`
+ * and/or `gain` as above, applies at exactly that sample. Being in band, it
+ * can never arrive late, whatever the thread timing: the way for an upstream
+ * block to command the precoder deterministically. Malformed ones are logged
+ * and dropped like messages.
+ *
  * Stream tag produced: `phase_applied` on the output sample where a change
  * took effect, a dict `phase` (double, rad), `gain` (double when real,
  * complex otherwise) and `time` (uint64, the sample index). Several changes
