@@ -20,11 +20,13 @@ architecture; blocks.delay emits the D leading zeros). It
   angle(u_2^H G^H y); AP 2 at i2: alpha12 = angle(u_1^T G^* y)) the one-sample
   sync, posting the one-way estimate on `alpha` for the central unit;
 * AP 2 only: applies the tracked theta_2 = alphahat_n with its precoders,
-  one timed `cmd` {phase, time} per frame at apply_index(n), the first TX
-  sample after i2 of frame n (the estimate refers to i2). Before producing
-  that TX sample it waits until the estimate of frame n has arrived on `est`
-  (work() returns 0 and is called again once messages are handled), so the
-  result never depends on thread timing. The sync symbol it sends at i1 is
+  one `phase_cmd` stream tag {phase} per frame on TX index apply_index(n),
+  the first TX sample after i2 of frame n (the estimate refers to i2). Before
+  producing that TX sample it waits until the estimate of frame n has arrived
+  on `est` (work() returns 0 and is called again once messages are handled).
+  The command travels in band with the sample it applies to (a message could
+  reach the precoder after the sample), so the result never depends on
+  thread timing. The sync symbol it sends at i1 is
   derotated by the phase in force, so the air carries sqrt(rho) u_2.
 
 The central unit (tdd_central_unit, message only) pairs the two one-way
@@ -68,8 +70,8 @@ class tdd_ap_control(gr.sync_block):
         neighbour is done.
 
     Message ports: out `alpha` ({frame, phase, time}: the one-way estimate),
-    out `cmd` (AP 2: to the precoders), in `est` (AP 2: kalman_phase_tracker
-    output). Attributes for analysis: `alphas` [(frame, phase)], `applied`
+    in `est` (AP 2: kalman_phase_tracker output). AP 2's output carries a
+    `phase_cmd` tag {phase} (for phase_precoder_cc) where theta_2 changes. Attributes for analysis: `alphas` [(frame, phase)], `applied`
     [(frame, apply index, theta, P, gain)], `stall_calls`.
     """
 
@@ -119,9 +121,9 @@ class tdd_ap_control(gr.sync_block):
         self.stall_calls = 0
         self.malformed = 0
         self._alpha_port = pmt.intern("alpha")
-        self._cmd_port = pmt.intern("cmd")
+        self._phase_cmd = pmt.intern("phase_cmd")
+        self._tag_src = pmt.intern(f"tdd_ap{ap}")
         self.message_port_register_out(self._alpha_port)
-        self.message_port_register_out(self._cmd_port)
         if ap == 2:
             self.message_port_register_in(pmt.intern("est"))
             self.set_msg_handler(pmt.intern("est"), self._on_est)
@@ -218,6 +220,7 @@ class tdd_ap_control(gr.sync_block):
         D = c.lookahead
         n = len(output_items[0])
         r0 = self.nitems_read(0)
+        commands = []                                               # (output index, theta)
         if self.ap == 2:
             # produce TX index apply_index(m) only with the estimate of frame m
             while True:
@@ -230,8 +233,7 @@ class tdd_ap_control(gr.sync_block):
                     break
                 theta, P, gain = self._est.pop(m)
                 t = c.apply_index(m)
-                self.message_port_pub(self._cmd_port, pmt_dict(
-                    phase=pmt.from_double(theta), time=pmt.from_uint64(t)))
+                commands.append((gate, theta))
                 self._theta_from = self._theta_from[-3:] + [(t, theta)]
                 self._theta = theta
                 self.applied.append((m, t, theta, P, gain))
@@ -246,6 +248,10 @@ class tdd_ap_control(gr.sync_block):
         self._transmit(out, r0 + D, n)
         for a in range(c.N):
             output_items[a][:n] = out[a]
+        for gate, theta in commands:  # lands on TX index gate + D after the delay
+            value = pmt_dict(phase=pmt.from_double(theta))
+            for a in range(c.N):
+                self.add_item_tag(a, gate, self._phase_cmd, value, self._tag_src)
         return n
 
 
@@ -253,7 +259,8 @@ class tdd_ap(gr.hier_block2):
     """One AP: N RX streams in, N TX streams out (see the module doc);
     parameters as tdd_ap_control.
 
-    AP 2 has a phase_precoder_cc per antenna, commanded by its control block;
+    AP 2 has a phase_precoder_cc per antenna, commanded in band by its
+    control block's `phase_cmd` tags;
     connect `est` (kalman_phase_tracker output) to it. Both APs publish
     `alpha` (their one-way estimates)."""
 
@@ -270,8 +277,6 @@ class tdd_ap(gr.hier_block2):
                 chain.append(self.precoders[a])
             self.connect((self, a), (self.control, a))
             self.connect(*chain, (self, a))
-            if self.precoders:
-                self.msg_connect(self.control, "cmd", self.precoders[a], "cmd")
         self.message_port_register_hier_out("alpha")
         self.msg_connect(self.control, "alpha", self, "alpha")
         if ap == 2:
