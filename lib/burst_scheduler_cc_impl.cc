@@ -89,6 +89,8 @@ burst_scheduler_cc_impl::burst_scheduler_cc_impl(double samp_rate,
       d_late_port(pmt::intern("late")),
       d_sync_peak_key(pmt::intern("sync_peak")),
       d_pending_key(pmt::intern("response_pending")),
+      d_echo_tag_key(pmt::intern("echo")),
+      d_burst_tag_key(pmt::intern("burst")),
       d_sob_key(pmt::intern("tx_sob")),
       d_eob_key(pmt::intern("tx_eob")),
       d_tx_time_key(pmt::intern("tx_time")),
@@ -793,7 +795,12 @@ int burst_scheduler_cc_impl::general_work(int noutput_items,
     const uint64_t r0 = nitems_read(0); // == written - D
     const uint64_t r1 = r0 + static_cast<uint64_t>(std::min(noutput_items, ninput_items[0]));
     get_tags_in_range(d_tags, 0, r0, r1);
-    std::stable_sort(d_tags.begin(), d_tags.end(), gr::tag_t::offset_compare);
+    // stream order; at one RX index the echo table edits come first
+    std::stable_sort(d_tags.begin(), d_tags.end(), [this](const gr::tag_t& a, const gr::tag_t& b) {
+        if (a.offset != b.offset)
+            return a.offset < b.offset;
+        return pmt::eqv(a.key, d_echo_tag_key) && !pmt::eqv(b.key, d_echo_tag_key);
+    });
 
     uint64_t pos = r0;
     uint64_t same_offset = UINT64_MAX;
@@ -801,7 +808,9 @@ int burst_scheduler_cc_impl::general_work(int noutput_items,
     bool stall = false;
     for (const auto& tag : d_tags) {
         const bool peak = pmt::eqv(tag.key, d_sync_peak_key);
-        if (!peak && !pmt::eqv(tag.key, d_pending_key))
+        const bool echo = pmt::eqv(tag.key, d_echo_tag_key);
+        const bool burst = pmt::eqv(tag.key, d_burst_tag_key);
+        if (!peak && !echo && !burst && !pmt::eqv(tag.key, d_pending_key))
             continue;
         if (tag.offset != same_offset) {
             same_offset = tag.offset;
@@ -814,7 +823,17 @@ int burst_scheduler_cc_impl::general_work(int noutput_items,
             emit(out + (pos - r0), tag.offset - pos); // TX up to tag.offset + D - 1
             pos = tag.offset;
         }
-        if (peak) {
+        if (echo) {
+            handle_echo(tag.value);
+        } else if (burst) {
+            burst_spec b;
+            std::string error;
+            if (parse_burst(tag.value, b, error))
+                schedule(b, d_from_burst); // d_setlock is held, as schedule() needs
+            else
+                warn_malformed("burst tag at " + std::to_string(tag.offset) + ": " + error,
+                               tag.value);
+        } else if (peak) {
             handle_peak(tag);
         } else if (!resolve_pending(tag)) {
             stall = true;

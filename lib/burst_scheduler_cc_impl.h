@@ -158,7 +158,8 @@ private:
     const label d_from_burst{ "burst" }, d_from_decision{ "decision" }, d_from_echo{ "echo" };
 
     const pmt::pmt_t d_burst_port, d_decision_port, d_echo_port, d_late_port;
-    const pmt::pmt_t d_sync_peak_key, d_pending_key, d_sob_key, d_eob_key, d_tx_time_key;
+    const pmt::pmt_t d_sync_peak_key, d_pending_key, d_echo_tag_key, d_burst_tag_key, d_sob_key,
+        d_eob_key, d_tx_time_key;
     const pmt::pmt_t d_time_key, d_phase_key, d_gain_key, d_index_key, d_preamble_key,
         d_event_key, d_burst_key, d_none_key, d_waveform_key, d_offset_key, d_mode_key,
         d_amp_key, d_amp_scale_key, d_once_key, d_clear_key, d_tx_index_key, d_frontier_key,

@@ -124,6 +124,33 @@ def test_lookahead_and_latency_place_bursts_exactly():
     assert all(np.array_equal(r, runs[0]) for r in runs)
 
 
+def test_burst_tags_are_scheduled_in_stream_order():
+    """A `burst` tag (a PDU, as on the `burst` port) is scheduled when the
+    block reaches its RX index m, when TX index m + D is the first writable:
+    a target T = m + D + L (TX index T - L = m + D) is on time whatever the
+    buffer setting (a message posted at m could be handled after the block
+    passed T - L); T = m + D + L - 1 is late, counted and reported, never
+    misplaced; a malformed one is logged and places nothing."""
+    n, d, lat = 6000, 200, 30
+    w = waveform(50, 5)
+
+    def burst_tag(offset, value):
+        t = gr.tag_t()
+        t.offset, t.key, t.value = offset, pmt.intern("burst"), value
+        return t
+
+    tags = [burst_tag(1000, pdu(1000 + d + lat, w)), burst_tag(3000, pdu(3000 + d + lat - 1, w)),
+            burst_tag(4000, pmt.from_long(1))]
+    for max_items in (None, 1, 97):
+        s = cohere.burst_scheduler_cc(FS, d, lat)
+        out, otags, late = Flowgraph(s, n, tags=tags).run(max_items)
+        want = np.zeros(n + d, np.complex64)
+        want[1000 + d:1000 + d + 50] = w
+        assert np.array_equal(out, want)
+        assert s.scheduled_count() == 1 and s.late_count() == 1
+        assert [m["time"] for m in late] == [3000 + d + lat - 1]
+
+
 def test_out_of_order_overlapping_bursts_add():
     """Bursts posted in any order are sorted by time; overlapping bursts add
     (with their phase and gain) and form one tx_sob..tx_eob segment."""
@@ -523,6 +550,35 @@ def test_echo_table_two_preambles_fire_independently():
     assert s.echo_preambles() == [0, 1] and s.echo_preamble() == 0
     assert (s.echo_offset(0), s.echo_phase_mode(0)) == (300, "plus")
     assert (s.echo_offset(1), s.echo_phase_mode(1)) == (500, "minus")
+
+
+def test_echo_tags_edit_the_table_in_stream_order():
+    """`echo` tags carry the same dicts as `echo` messages but in stream
+    order: one on the very sample of a sync_peak (inserted after it) arms the
+    entry that this peak then fires; one that clears it on the sample of a
+    later peak goes first too, so that peak and the next fire nothing (one
+    burst in all, not three); a malformed one is logged and changes nothing.
+    The same for any buffer setting."""
+    d, lat = 40, 7
+    w = waveform(20, 41)
+    arm = gr.tag_t()
+    arm.offset, arm.key = 1000, pmt.intern("echo")
+    arm.value = echo_msg(preamble=1, waveform=w, offset=300, mode="plus")
+    bad = gr.tag_t()
+    bad.offset, bad.key, bad.value = 1500, pmt.intern("echo"), pmt.from_long(7)
+    clear = gr.tag_t()
+    clear.offset, clear.key, clear.value = 2000, pmt.intern("echo"), echo_msg(preamble=1, clear=True)
+    tags = [tag(1000, "sync_peak", peak(1000.0, 0.5, 1)), arm, bad,
+            tag(1600, "sync_peak", peak(1600.0, 0.0, 2)),
+            clear, tag(2000, "sync_peak", peak(2000.0, 0.2, 1)),
+            tag(2500, "sync_peak", peak(2500.0, 0.2, 1))]
+    for max_items in (None, 1, 333):
+        s = cohere.burst_scheduler_cc(FS, d, lat)
+        out, _, late = Flowgraph(s, 4000, tags=tags).run(max_items)
+        s0 = 1000 + 300 - lat
+        assert_burst(out[s0:s0 + 20], np.exp(0.5j), w)
+        assert_zero_outside(out, (s0, 20))
+        assert late == [] and s.scheduled_count() == 1 and s.echo_preambles() == []
 
 
 def test_echo_entry_minus_one_is_the_fallback():

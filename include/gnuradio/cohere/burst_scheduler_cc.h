@@ -107,6 +107,13 @@ namespace cohere {
  *   finite non-negative `index`, no finite `phase` for an entry in mode plus
  *   or minus, no finite `amp` for an entry with amp_scale > 0) are logged and
  *   trigger nothing; when the table is empty the tags are not looked at.
+ * - `echo`: the dict of an `echo` message, applied to the echo table in
+ *   stream order: before the `sync_peak` tags of the same RX index, and
+ *   never late (a message posted by an upstream block in the same work()
+ *   call as the tagged sample may be handled after that sample).
+ * - `burst`: a PDU as on the `burst` port, scheduled when the block reaches
+ *   the tagged RX index m (never late for a target time T >= m + D + L): the
+ *   deterministic way for an upstream block to send a burst it decided at m.
  * - `response_pending`: dict with `event` (any PMT, compared with
  *   pmt::equal). The block stops at that RX index (having produced TX up to
  *   n + D - 1) until the decision for that event has arrived on `decision`,

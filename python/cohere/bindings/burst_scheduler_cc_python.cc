@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(burst_scheduler_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(8478bfbf690cca792fd59da99e7805e4) */
+/* BINDTOOL_HEADER_FILE_HASH(eef32fab733dc4a88a604d96295c9c82) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
