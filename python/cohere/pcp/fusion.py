@@ -11,10 +11,11 @@ recent samples. It is the time reference: it posts round r's request
 (trigger + request pilot twice) for on-air time T1 - trigger_len, measures the
 responses by FFT in their slots once the last slot is in, posts the
 feedback of every node that answered (reverse order), and once the payload
-symbols are in, FFTs them into the OAC sums. Everything is posted from
-inside work() for TX times at least D beyond the sample being processed, so
-the burst scheduler (downstream) always receives it in time and a run is
-deterministic.
+symbols are in, FFTs them into the OAC sums. Every burst travels as a
+`burst` tag on the last sample its decision needed, for a TX time at least D
+beyond it: the burst scheduler (downstream) handles it in stream order, so
+it is never late (a message could be, when the machine is loaded) and a run
+is deterministic.
 
 Response measurement (slot k, window at T2_k after the CP): H_q = Y_q / P_q
 on the active subcarriers, delay tau = -N / (2 pi) arg(sum conj(H_q) H_{q+1})
@@ -56,10 +57,11 @@ class pcp_fusion_control(gr.sync_block):
     ranging : leave each node's first answered round out of the sums (its
         ranging round; must match the nodes' timing_advance)
 
-    Message outputs: `burst` (to burst_scheduler_cc), `results` (a dict per
-    round: round, t1, participants (slots), rho, sums (c32vector, per
-    parameter), arrived (superposed payload pilots / rho), noise_var, answered
-    (slots whose response was detected, including ranging ones)).
+    Message output: `results` (a dict per round: round, t1, participants
+    (slots), rho, sums (c32vector, per parameter), arrived (superposed payload
+    pilots / rho), noise_var, answered (slots whose response was detected,
+    including ranging ones)). Stream tags out: `burst` (PDUs for
+    burst_scheduler_cc).
     """
 
     def __init__(self, config, rounds=0, keep_symbols=True, ranging=True):
@@ -75,9 +77,10 @@ class pcp_fusion_control(gr.sync_block):
         self.ranging = bool(ranging)
         self._ranged = set()
         self._log, self._debug = block_loggers("pcp_fusion_control")
-        self._burst_port = pmt.intern("burst")
+        self._burst_key = pmt.intern("burst")
+        self._tag_src = pmt.intern("pcp_fusion_control")
+        self._tag_at = 0  # the sample a burst's tag goes on (see _post_burst)
         self._results_port = pmt.intern("results")
-        self.message_port_register_out(self._burst_port)
         self.message_port_register_out(self._results_port)
 
         request = c.request_burst()
@@ -131,10 +134,11 @@ class pcp_fusion_control(gr.sync_block):
         return self._hist[i:i + count]
 
     def _post_burst(self, time, samples, gain=1.0):
+        """A burst for the scheduler, as a `burst` tag on sample self._tag_at."""
         meta = pmt_dict(time=pmt.from_uint64(int(time)), gain=pmt.from_complex(complex(gain)))
         if not isinstance(samples, pmt.pmt_base):
             samples = pmt.init_c32vector(len(samples), np.asarray(samples).tolist())
-        self.message_port_pub(self._burst_port, pmt.cons(meta, samples))
+        self.add_item_tag(0, self._tag_at, self._burst_key, pmt.cons(meta, samples), self._tag_src)
 
     def _wanted(self, r):
         return self.max_rounds == 0 or r < self.max_rounds
@@ -231,6 +235,7 @@ class pcp_fusion_control(gr.sync_block):
         n = len(output_items[0])
         output_items[0][:] = x[:n]
         if self._posted < 0:
+            self._tag_at = self.nitems_read(0)
             self._post_request(0)
         end = self.nitems_read(0) + n
         pos = self.nitems_read(0)
@@ -245,6 +250,7 @@ class pcp_fusion_control(gr.sync_block):
             self._append(x[pos - self.nitems_read(0):stop - self.nitems_read(0)])
             pos = stop
             if pos == point:
+                self._tag_at = point - 1  # the last sample the decision needed
                 if self._state == "responses":
                     self._on_responses(self._round)
                     self._state = "payload"
@@ -267,7 +273,6 @@ class pcp_fusion(gr.hier_block2):
         self.scheduler = burst_scheduler_cc(config.samp_rate, config.lookahead,
                                             config.latency, 4 * config.num_nodes + 16)
         self.connect(self, self.control, self.scheduler, self)
-        self.msg_connect(self.control, "burst", self.scheduler, "burst")
         self.message_port_register_hier_out("results")
         self.msg_connect(self.control, "results", self, "results")
 

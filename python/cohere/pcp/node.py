@@ -9,9 +9,12 @@ Signal path (pcp_node, a hier block: RX stream in, TX stream out):
 
 The detector searches the trigger (id 0), the request pilot (id 1) and this
 node's feedback pilot (id 2). pcp_node_control passes the stream through
-unchanged and reads the `sync_peak` tags in stream order; everything it posts
-(echo arming, derotator retunes) reaches the downstream blocks before they
-process the tagged sample, so a run is deterministic. The time-critical work
+unchanged and reads the `sync_peak` tags in stream order. It arms and clears
+the scheduler's echoes with `echo` tags on the sample of the tag it is
+handling (the scheduler applies them before that sample's `sync_peak`), in
+band, so they can never arrive late; its derotator retunes are messages for
+times after the round, far ahead of both derotators. A run is
+deterministic. The time-critical work
 is C++: the burst scheduler echoes the response at round(index) + g_u + k Tp
 rotated by the request's phase (step 2), and the payload at the armed
 absolute time rotated by the feedback's phase and scaled by its amplitude
@@ -99,8 +102,9 @@ class pcp_node_control(gr.sync_block):
     cfo_smoothing : weight of a new fine CFO measurement (0 < a <= 1); the
         first measurements are averaged uniformly until 1/n < a
 
-    Message outputs: `echo` (to burst_scheduler_cc), `rx_cmd` and `tx_cmd`
-    (to the RX and TX cfo_derotator_cc), `events` (a dict per round).
+    Message outputs: `rx_cmd` and `tx_cmd` (to the RX and TX
+    cfo_derotator_cc), `events` (a dict per round). Stream tags out: `echo`
+    (echo table edits for burst_scheduler_cc) and the forwarded `sync_peak`s.
     """
 
     def __init__(self, config, slot, mode="pcp", values="bpsk", seed=0,
@@ -130,11 +134,13 @@ class pcp_node_control(gr.sync_block):
         self.cfo_smoothing = float(cfo_smoothing)
         self._rng = np.random.default_rng([int(seed), self.slot])
         self._log, self._debug = block_loggers(f"pcp_node_control[{self.slot}]")
-        self._echo_port = pmt.intern("echo")
+        self._echo_key = pmt.intern("echo")
+        self._tag_src = pmt.intern(f"pcp_node_control[{self.slot}]")
+        self._tag_offset = 0  # the sample of the sync_peak tag being handled
         self._rx_port = pmt.intern("rx_cmd")
         self._tx_port = pmt.intern("tx_cmd")
         self._events_port = pmt.intern("events")
-        for port in (self._echo_port, self._rx_port, self._tx_port, self._events_port):
+        for port in (self._rx_port, self._tx_port, self._events_port):
             self.message_port_register_out(port)
         self._response = pmt.init_c32vector(len(config.response()), config.response().tolist())
         self._sync_key = pmt.intern("sync_peak")
@@ -162,6 +168,10 @@ class pcp_node_control(gr.sync_block):
     # ----- helpers -----------------------------------------------------------------
     def _post(self, port, **fields):
         self.message_port_pub(port, pmt_dict(**fields))
+
+    def _echo(self, **fields):
+        """Edit the scheduler's echo table from the sample being handled on."""
+        self.add_item_tag(0, self._tag_offset, self._echo_key, pmt_dict(**fields), self._tag_src)
 
     def _theta(self, t):
         """RX derotator phase at t (rad, up to a constant), from its retunes."""
@@ -296,12 +306,12 @@ class pcp_node_control(gr.sync_block):
                   "participating": count not in self.drop_requests}
         self._current_request = record
         if not record["participating"]:
-            self._post(self._echo_port, preamble=pmt.from_long(FEEDBACK), clear=pmt.PMT_T)
+            self._echo(preamble=pmt.from_long(FEEDBACK), clear=pmt.PMT_T)
             self.rounds.append(record)
             self._current = None
             return False
         # step 2: the response, echoed once from this very tag
-        self._post(self._echo_port, preamble=pmt.from_long(REQUEST), waveform=self._response,
+        self._echo(preamble=pmt.from_long(REQUEST), waveform=self._response,
                    offset=pmt.from_long(c.t2(self.slot)), mode=pmt.intern("plus"),
                    once=pmt.PMT_T)
         self.rounds.append(record)
@@ -311,7 +321,7 @@ class pcp_node_control(gr.sync_block):
             # feedback, but send no payload until it is known (the fusion
             # leaves a node's first answered round out of the sums)
             record["ranging"] = True
-            self._post(self._echo_port, preamble=pmt.from_long(FEEDBACK), clear=pmt.PMT_T)
+            self._echo(preamble=pmt.from_long(FEEDBACK), clear=pmt.PMT_T)
             return True
         values = self._draw_values(record)
         advance = self.round_trip if self.timing_advance else 0.0
@@ -331,7 +341,7 @@ class pcp_node_control(gr.sync_block):
             fields.update(mode=pmt.intern("plus"))
         else:
             fields.update(mode=pmt.intern("fixed"), phase=pmt.from_double(0.0))
-        self._post(self._echo_port, **fields)
+        self._echo(**fields)
         return True
 
     def _on_feedback(self, f):
@@ -380,6 +390,7 @@ class pcp_node_control(gr.sync_block):
                                    f"({self.malformed} so far)")
                 continue
             which = int(f["preamble"])
+            self._tag_offset = tag.offset
             forward = False
             if which == TRIGGER:
                 self._on_trigger(f)
@@ -426,7 +437,6 @@ class pcp_node(gr.hier_block2):
         self.tx_rotator = cfo_derotator_cc(c.samp_rate, 0.0, False)
         self.connect(self, self.rx_derotator, self.detector, self.control, self.scheduler,
                      self.tx_rotator, self)
-        self.msg_connect(self.control, "echo", self.scheduler, "echo")
         self.msg_connect(self.control, "rx_cmd", self.rx_derotator, "cmd")
         self.msg_connect(self.control, "tx_cmd", self.tx_rotator, "cmd")
         self.message_port_register_hier_out("events")
