@@ -48,17 +48,10 @@ fixed_phasors_impl(const T* __restrict phase, gr_complex* __restrict out, size_t
         // exp(j (q pi/2 + y)): odd q swaps cosine and sine; the real part is
         // negative for q = 1, 2 and the imaginary part for q = 2, 3
         const bool odd = q & 1;
-        float re = odd ? sn : cs;
-        float im = odd ? cs : sn;
-        uint32_t re_bits, im_bits;
-        std::memcpy(&re_bits, &re, sizeof(re));
-        std::memcpy(&im_bits, &im, sizeof(im));
-        re_bits ^= ((q + 1) & 2u) << 30;
-        im_bits ^= (q & 2u) << 30;
-        std::memcpy(&re, &re_bits, sizeof(re));
-        std::memcpy(&im, &im_bits, sizeof(im));
-        o[2 * k] = re;
-        o[2 * k + 1] = im;
+        const float re = odd ? sn : cs;
+        const float im = odd ? cs : sn;
+        o[2 * k] = bits_float(float_bits(re) ^ (((q + 1) & 2u) << 30));
+        o[2 * k + 1] = bits_float(float_bits(im) ^ ((q & 2u) << 30));
     }
 }
 } // namespace
