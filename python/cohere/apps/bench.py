@@ -157,9 +157,7 @@ def pin_cpus(count):
     the CPUs used, or None where affinity cannot be set."""
     if not hasattr(os, "sched_setaffinity"):
         return None
-    usable = sorted(os.sched_getaffinity(0))
-    if count > len(usable):
-        raise SystemExit(f"cohere bench: --cores {count} but only {len(usable)} CPUs are usable")
+    usable = sorted(os.sched_getaffinity(0))  # count <= len(usable): checked first
     chosen = usable[-count:]  # the last ones: CPU 0 tends to take the interrupts
     os.sched_setaffinity(0, chosen)
     return chosen
@@ -326,6 +324,9 @@ def run_emulator_bench(args):
     long_samples = args.long_samples or (2_000_000 if quick else 100_000_000)
     interval = args.rss_interval or (0.05 if quick else 0.5)
     json_path = args.json or os.path.join(results_dir("bench"), "bench_emulator.json")
+    if hasattr(os, "sched_getaffinity") and args.cores > len(os.sched_getaffinity(0)):
+        raise SystemExit(f"cohere bench: --cores {args.cores} but only "
+                         f"{len(os.sched_getaffinity(0))} CPUs are usable")
     info = machine_info()
     print(f"cohere bench emulator: {info['nproc']} CPUs ({info['cpu_model']}), "
           f"GNU Radio {info['gnuradio']}, Python {info['python']}, "
