@@ -1401,17 +1401,28 @@ void channel_hub_impl::compute_rx_chunk(int node,
         }
     }
 
+    // RX LO and chain, then the noise (after the chain, so its power is
+    // exactly the configured one), in one pass over the output
     const auto to_baseband = [&](const gr_complex* lo, size_t k, size_t run) {
-        for (int b = 0; b < nrx; b++)
-            kernels::cmul3_conj(out[b] + offset + k, rx.acc[b].data() + k, lo, rx_gain[b], run);
+        for (int b = 0; b < nrx; b++) {
+            gr_complex* y = out[b] + offset + k;
+            const gr_complex* a = rx.acc[b].data() + k;
+            if (rx.noise_std == 0) {
+                kernels::cmul3_conj(y, a, lo, rx_gain[b], run);
+                continue;
+            }
+            for (size_t j = 0; j < run;) {
+                const float* z;
+                const size_t got = rx.noise[b].take(2 * (run - j), z) / 2;
+                kernels::cmul3_conj_noise(y + j, a + j, lo + j, rx_gain[b], z, rx.noise_std, got);
+                j += got;
+            }
+        }
     };
     if (capture)
         to_baseband(rx.rot.data(), 0, m);
     else
         with_lo(node, n0, m, rx.rot.data(), to_baseband);
-    if (rx.noise_std > 0)
-        for (int b = 0; b < nrx; b++)
-            rx.noise[b].add_scaled(reinterpret_cast<float*>(out[b] + offset), rx.noise_std, 2 * m);
 }
 
 } // namespace cohere

@@ -131,17 +131,14 @@ void normal_stream::fill(float* out, size_t n)
     }
 }
 
-void normal_stream::add_scaled(float* y, float a, size_t n)
+size_t normal_stream::take(size_t max, const float*& z)
 {
-    while (n > 0) {
-        if (d_pos == d_buf.size())
-            refill();
-        const size_t run = std::min(n, d_buf.size() - d_pos);
-        axpy(y, d_buf.data() + d_pos, a, run);
-        d_pos += run;
-        y += run;
-        n -= run;
-    }
+    if (d_pos == d_buf.size())
+        refill();
+    const size_t run = std::min(max, d_buf.size() - d_pos);
+    z = d_buf.data() + d_pos;
+    d_pos += run;
+    return run;
 }
 
 } // namespace kernels

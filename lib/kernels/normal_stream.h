@@ -37,8 +37,13 @@ public:
     explicit normal_stream(uint64_t seed);
     //! out[0 .. n-1] = the next n samples of the stream.
     void fill(float* out, size_t n);
-    //! y[k] += a * (the next n samples of the stream), without a copy.
-    void add_scaled(float* y, float a, size_t n);
+    /*!
+     * \brief The next samples of the stream in place, without a copy: z
+     * points at min(max, what the internal block still holds) of them (at
+     * least 1 for max > 0), valid until the next call; returns how many.
+     * An even max keeps pairs together (the block holds an even number).
+     */
+    size_t take(size_t max, const float*& z);
 
 private:
     static constexpr size_t pairs = 256;

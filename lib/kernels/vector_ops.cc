@@ -195,6 +195,32 @@ void cmul3_conj(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_co
 }
 
 COHERE_CLONES
+void cmul3_conj_noise(gr_complex* __restrict out,
+                      const gr_complex* __restrict x,
+                      const gr_complex* __restrict r,
+                      gr_complex g,
+                      const float* __restrict z,
+                      float a,
+                      size_t n)
+{
+    // the operations of cmul3_conj and then axpy, in one pass
+    float* __restrict o = reinterpret_cast<float*>(out);
+    const float* __restrict xp = reinterpret_cast<const float*>(x);
+    const float* __restrict rp = reinterpret_cast<const float*>(r);
+    const float gr = g.real(), gi = g.imag();
+    for (size_t k = 0; k < n; k++) {
+        const float ar = gr * xp[2 * k] - gi * xp[2 * k + 1];
+        const float ai = gr * xp[2 * k + 1] + gi * xp[2 * k];
+        const float br = rp[2 * k];
+        const float bi = -rp[2 * k + 1];
+        const float yr = ar * br - ai * bi;
+        const float yi = ar * bi + ai * br;
+        o[2 * k] = yr + a * z[2 * k];
+        o[2 * k + 1] = yi + a * z[2 * k + 1];
+    }
+}
+
+COHERE_CLONES
 void axpy(float* __restrict y, const float* __restrict z, float a, size_t n)
 {
     for (size_t k = 0; k < n; k++)

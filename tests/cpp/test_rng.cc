@@ -6,6 +6,7 @@
 #include "kernels/normal_stream.h"
 #include "kernels/rng.h"
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -130,6 +131,25 @@ BOOST_AUTO_TEST_CASE(normal_stream_chunking)
         b.fill(y.data() + pos, m);
         pos += m;
         step = step * 7 % 613 + 1;
+    }
+    for (size_t i = 0; i < x.size(); i++)
+        BOOST_REQUIRE_EQUAL(x[i], y[i]);
+}
+
+// take() hands out the same sequence in place, in pieces of at most max
+// (never empty), however the pieces are asked for.
+BOOST_AUTO_TEST_CASE(normal_stream_take_in_place)
+{
+    normal_stream a(21), b(21);
+    std::vector<float> x(7000), y;
+    a.fill(x.data(), x.size());
+    size_t max = 2;
+    while (y.size() < x.size()) {
+        const float* z = nullptr;
+        const size_t got = b.take(std::min(max, x.size() - y.size()), z);
+        BOOST_REQUIRE(got >= 1 && got <= max);
+        y.insert(y.end(), z, z + got);
+        max = max * 5 % 998 + 2;
     }
     for (size_t i = 0; i < x.size(); i++)
         BOOST_REQUIRE_EQUAL(x[i], y[i]);
