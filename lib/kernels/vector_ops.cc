@@ -131,12 +131,16 @@ void cmac_many(
 }
 
 namespace {
-template <bool conj_r>
+// out[k] = g * x[k] * (r[k] or conj(r[k])), plus a * (z[2k] + j z[2k+1])
+// added to the rounded product when add_noise
+template <bool conj_r, bool add_noise = false>
 inline void cmul3_impl(gr_complex* __restrict out,
                        const gr_complex* __restrict x,
                        const gr_complex* __restrict r,
                        gr_complex g,
-                       size_t n)
+                       size_t n,
+                       const float* __restrict z = nullptr,
+                       float a = 0.0f)
 {
     float* __restrict o = reinterpret_cast<float*>(out);
     const float* __restrict xp = reinterpret_cast<const float*>(x);
@@ -147,8 +151,10 @@ inline void cmul3_impl(gr_complex* __restrict out,
         const float ai = gr * xp[2 * k + 1] + gi * xp[2 * k];
         const float br = rp[2 * k];
         const float bi = conj_r ? -rp[2 * k + 1] : rp[2 * k + 1];
-        o[2 * k] = ar * br - ai * bi;
-        o[2 * k + 1] = ar * bi + ai * br;
+        const float yr = ar * br - ai * bi;
+        const float yi = ar * bi + ai * br;
+        o[2 * k] = add_noise ? yr + a * z[2 * k] : yr;
+        o[2 * k + 1] = add_noise ? yi + a * z[2 * k + 1] : yi;
     }
 }
 } // namespace
@@ -195,29 +201,15 @@ void cmul3_conj(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_co
 }
 
 COHERE_CLONES
-void cmul3_conj_noise(gr_complex* __restrict out,
-                      const gr_complex* __restrict x,
-                      const gr_complex* __restrict r,
+void cmul3_conj_noise(gr_complex* out,
+                      const gr_complex* x,
+                      const gr_complex* r,
                       gr_complex g,
-                      const float* __restrict z,
+                      const float* z,
                       float a,
                       size_t n)
 {
-    // the operations of cmul3_conj and then axpy, in one pass
-    float* __restrict o = reinterpret_cast<float*>(out);
-    const float* __restrict xp = reinterpret_cast<const float*>(x);
-    const float* __restrict rp = reinterpret_cast<const float*>(r);
-    const float gr = g.real(), gi = g.imag();
-    for (size_t k = 0; k < n; k++) {
-        const float ar = gr * xp[2 * k] - gi * xp[2 * k + 1];
-        const float ai = gr * xp[2 * k + 1] + gi * xp[2 * k];
-        const float br = rp[2 * k];
-        const float bi = -rp[2 * k + 1];
-        const float yr = ar * br - ai * bi;
-        const float yi = ar * bi + ai * br;
-        o[2 * k] = yr + a * z[2 * k];
-        o[2 * k + 1] = yi + a * z[2 * k + 1];
-    }
+    cmul3_impl<true, true>(out, x, r, g, n, z, a); // cmul3_conj, then axpy, in one pass
 }
 
 COHERE_CLONES
