@@ -209,14 +209,7 @@ void cmul3_conj_noise(gr_complex* out,
                       float a,
                       size_t n)
 {
-    cmul3_impl<true, true>(out, x, r, g, n, z, a); // cmul3_conj, then axpy, in one pass
-}
-
-COHERE_CLONES
-void axpy(float* __restrict y, const float* __restrict z, float a, size_t n)
-{
-    for (size_t k = 0; k < n; k++)
-        y[k] += a * z[k];
+    cmul3_impl<true, true>(out, x, r, g, n, z, a); // cmul3_conj, then the noise, in one pass
 }
 
 } // namespace kernels

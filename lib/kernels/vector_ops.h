@@ -61,7 +61,7 @@ COHERE_API size_t zero_nonfinite(gr_complex* x, size_t n);
 //! out[k] = g * x[k] * conj(r[k])
 COHERE_API void cmul3_conj(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n);
 //! out[k] = g * x[k] * conj(r[k]) + a * (z[2k] + j z[2k+1]): the same bits
-//! as cmul3_conj followed by axpy of the noise, in one pass
+//! as cmul3_conj followed by adding a * z, in one pass
 COHERE_API void cmul3_conj_noise(gr_complex* out,
                                  const gr_complex* x,
                                  const gr_complex* r,
@@ -69,8 +69,6 @@ COHERE_API void cmul3_conj_noise(gr_complex* out,
                                  const float* z,
                                  float a,
                                  size_t n);
-//! y[k] += a * z[k] (real arrays)
-COHERE_API void axpy(float* y, const float* z, float a, size_t n);
 
 } // namespace kernels
 } // namespace cohere
