@@ -115,12 +115,16 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
         d_block /= 2;
 
     d_tracks.reserve(preambles.size());
-    size_t max_block = 1;
+    size_t max_block = 1, max_reach = 1, max_input = 1;
     for (const auto& p : preambles) {
         d_tracks.emplace_back(p, 0.5f, d_block);
+        const auto& corr = *d_tracks.back().corr;
         d_max_len = std::max(d_max_len, p.size());
         d_max_span = std::max(d_max_span, d_tracks.back().span);
-        max_block = std::max(max_block, d_tracks.back().corr->block_outputs());
+        max_block = std::max(max_block, corr.block_outputs());
+        // a full step reads input_span() samples: its windows and up to 3 more
+        max_reach = std::max(max_reach, corr.input_span() - p.size() + 1);
+        max_input = std::max(max_input, corr.input_span());
     }
     _set_threshold(threshold);
 
@@ -132,13 +136,14 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
     d_chunk = k_chunk;
     const int64_t blk = static_cast<int64_t>(d_block);
     d_lead = (k_pad + static_cast<int64_t>(d_max_span) + blk - 1) / blk * blk;
-    d_history = 3 * d_max_len + d_max_span + max_block + 2 * k_pad + 8;
-    // release point >= newest - (N - 1 + block - 1 + 2 N + span + lags), plus
+    d_history = 3 * d_max_len + d_max_span + max_reach + 2 * k_pad + 8;
+    // release point >= newest - (input span - 1 + 2 N + span + lags), plus
     // the input item kept unconsumed (see release_point)
     d_max_delay = 0;
     for (const auto& t : d_tracks)
-        d_max_delay = std::max(d_max_delay,
-                               3 * t.len + t.span + t.corr->block_outputs() + 2 * k_pad + 1);
+        d_max_delay =
+            std::max(d_max_delay,
+                     3 * t.len + t.span + (t.corr->input_span() - t.len + 1) + 2 * k_pad + 1);
     // room for four chunks beyond the history and the delay (compaction is
     // rare), the zeros of the end and the rounding to whole blocks
     d_tail = d_max_len + d_max_span + 2 * k_pad;
@@ -149,7 +154,8 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
     d_bbad.assign(size / d_block, 0);
     d_base = -d_lead; // zeros before the stream start serve the lags of a peak at 0
     d_ingested = 0;
-    d_clean.assign(std::max(max_block + d_max_len, 2 * d_max_span + d_max_len + 2 * k_pad),
+    d_clean.assign(std::max(std::max(max_block + d_max_len, max_input),
+                            2 * d_max_span + d_max_len + 2 * k_pad),
                    gr_complex(0, 0));
     const size_t scratch = max_block;
     d_found.reserve(scratch / k_min_len + 4);
@@ -296,15 +302,24 @@ void preamble_detector_cc_impl::ingest(const gr_complex* in, size_t n)
 
 void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
 {
-    if (d_ingested + 1 >= t.next + t.len) {
-        const size_t avail = static_cast<size_t>(d_ingested + 1 - t.len - t.next);
-        const size_t blk = t.corr->block_outputs();
-        // whole correlator steps only, except at the end of the stream
-        size_t todo = flushing ? avail : (avail / blk) * blk;
-        while (todo > 0) {
-            const size_t cnt = std::min(todo, blk);
+    const size_t blk = t.corr->block_outputs();
+    const size_t span = t.corr->input_span();
+    for (;;) {
+        // Full steps (which read the input span: their windows and up to 3
+        // samples more, so that the bits depend on the stream alone), and
+        // at the end of the stream the windows left in a partial step.
+        size_t cnt = 0, nx = 0;
+        if (d_ingested >= t.next + span) {
+            cnt = blk;
+            nx = span;
+        } else if (flushing && d_ingested + 1 > t.next + t.len) {
+            cnt = std::min(blk, static_cast<size_t>(d_ingested + 1 - t.len - t.next));
+            nx = cnt + t.len - 1;
+        } else {
+            break;
+        }
+        {
             const size_t pos = static_cast<size_t>(static_cast<int64_t>(t.next) - d_base);
-            const size_t nx = cnt + t.len - 1;
             const gr_complex* x = d_buf.data() + pos;
             // the FFT needs the non-finite samples zeroed
             const gr_complex* xin = x;
@@ -314,7 +329,8 @@ void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
                     break;
                 }
             }
-            const gr_complex* c = t.corr->step(xin, cnt);
+            const gr_complex* c = cnt == blk && nx == span ? t.corr->full_step(xin)
+                                                           : t.corr->step(xin, cnt);
             const size_t above = t.metric.process(x,
                                                   pos % d_block,
                                                   d_bsum.data() + pos / d_block,
@@ -330,7 +346,6 @@ void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
                     t.waiting.push_back(pk);
             }
             t.next += cnt;
-            todo -= cnt;
         }
     }
     fit_waiting(t, id, flushing);
@@ -486,7 +501,7 @@ void preamble_detector_cc_impl::forecast(int, gr_vector_int& ninput_items_requir
     // last one stays unconsumed
     uint64_t want = d_ingested + 1;
     for (const auto& t : d_tracks) {
-        const uint64_t step_end = t.next + t.len - 1 + t.corr->block_outputs();
+        const uint64_t step_end = t.next + t.corr->input_span();
         want = std::max(want, std::min<uint64_t>(step_end, d_ingested + d_chunk));
     }
     const uint64_t need = want + 1 > read ? want + 1 - read : 1;

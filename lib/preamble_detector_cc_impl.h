@@ -12,6 +12,7 @@
 #include "kernels/preamble_fit.h"
 #include "kernels/screened_metric.h"
 #include <gnuradio/cohere/preamble_detector_cc.h>
+#include <volk/volk_alloc.hh>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -113,7 +114,7 @@ private:
     // zeros follow the last sample at the end); d_base is a multiple of
     // d_block, d_bsum[k] / d_bbad[k] are the energy / the non-finite count of
     // the samples d_buf[k B .. k B + B - 1] (block_energy)
-    std::vector<gr_complex> d_buf;
+    volk::vector<gr_complex> d_buf; // aligned: full correlator steps read it in place
     std::vector<double> d_bsum;
     std::vector<uint32_t> d_bbad;
     size_t d_block = 0;
@@ -123,7 +124,7 @@ private:
     uint64_t d_released = 0; // == nitems_written(0)
 
     // scratch, sized once
-    std::vector<gr_complex> d_clean; // sanitized copies
+    volk::vector<gr_complex> d_clean; // sanitized copies
     std::vector<kernels::peak> d_found;
 
     std::vector<detection> d_pending; // fitted, sorted by offset, not tagged yet

@@ -6,9 +6,11 @@
 
 #include "correlator.h"
 #include <gnuradio/fft/fft.h>
+#include <fftw3.h>
 #include <volk/volk.h>
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -79,7 +81,7 @@ size_t checked_fft_size(const std::vector<gr_complex>& p, size_t fft_size)
 fft_correlator::fft_correlator(const std::vector<gr_complex>& p, size_t fft_size)
     : correlator(checked_length(p, "fft_correlator")),
       d_fft_size(checked_fft_size(p, fft_size)),
-      d_step(d_fft_size - d_len + 1),
+      d_step((d_fft_size - d_len + 1) & ~size_t(3)),
       d_h(d_fft_size),
       d_fwd(std::make_unique<gr::fft::fft_complex_fwd>(static_cast<int>(d_fft_size))),
       d_inv(std::make_unique<gr::fft::fft_complex_rev>(static_cast<int>(d_fft_size)))
@@ -92,9 +94,54 @@ fft_correlator::fft_correlator(const std::vector<gr_complex>& p, size_t fft_size
     const float scale = 1.0f / static_cast<float>(d_fft_size);
     for (size_t k = 0; k < d_fft_size; k++)
         d_h[k] = std::conj(spec[k]) * scale;
+
+    // A plan of the same transform that full_step() executes on the caller's
+    // array (fftwf_execute_dft). gr::fft planned it just before with the same
+    // flags, so FFTW's wisdom makes this immediate. FFTW's planner is not
+    // thread-safe: gr::fft's mutex guards every planner call of the process.
+    auto* fin = reinterpret_cast<fftwf_complex*>(d_fwd->get_inbuf());
+    auto* fout = reinterpret_cast<fftwf_complex*>(d_fwd->get_outbuf());
+    {
+        std::lock_guard<std::mutex> lock(gr::fft::planner::mutex());
+        d_plan = fftwf_plan_dft_1d(
+            static_cast<int>(d_fft_size), fin, fout, FFTW_FORWARD, FFTW_MEASURE);
+    }
+    if (!d_plan)
+        throw std::runtime_error("fft_correlator: FFTW could not plan a forward FFT of " +
+                                 std::to_string(d_fft_size) + " points");
+    d_align = fftwf_alignment_of(reinterpret_cast<float*>(fin));
 }
 
-fft_correlator::~fft_correlator() = default;
+fft_correlator::~fft_correlator()
+{
+    std::lock_guard<std::mutex> lock(gr::fft::planner::mutex());
+    fftwf_destroy_plan(static_cast<fftwf_plan>(d_plan));
+}
+
+const gr_complex* fft_correlator::finish()
+{
+    volk_32fc_x2_multiply_32fc(
+        d_inv->get_inbuf(), d_fwd->get_outbuf(), d_h.data(), static_cast<unsigned int>(d_fft_size));
+    d_inv->execute();
+    return d_inv->get_outbuf();
+}
+
+const gr_complex* fft_correlator::full_step(const gr_complex* x)
+{
+    const auto plan = static_cast<fftwf_plan>(d_plan);
+    // FFTW reads a new array in place only if it has the planned alignment
+    // (for a forward complex DFT out of place, FFTW leaves the input intact)
+    float* xf = const_cast<float*>(reinterpret_cast<const float*>(x));
+    if (fftwf_alignment_of(xf) == d_align) {
+        fftwf_execute_dft(plan,
+                          reinterpret_cast<fftwf_complex*>(xf),
+                          reinterpret_cast<fftwf_complex*>(d_fwd->get_outbuf()));
+    } else {
+        std::memcpy(d_fwd->get_inbuf(), x, d_fft_size * sizeof(gr_complex));
+        fftwf_execute(plan);
+    }
+    return finish();
+}
 
 const gr_complex* fft_correlator::step(const gr_complex* x, size_t cnt)
 {
@@ -104,11 +151,8 @@ const gr_complex* fft_correlator::step(const gr_complex* x, size_t cnt)
     std::memcpy(fin, x, nin * sizeof(gr_complex));
     if (nin < d_fft_size)
         std::fill(fin + nin, fin + d_fft_size, gr_complex(0, 0));
-    d_fwd->execute();
-    volk_32fc_x2_multiply_32fc(
-        d_inv->get_inbuf(), d_fwd->get_outbuf(), d_h.data(), static_cast<unsigned int>(d_fft_size));
-    d_inv->execute();
-    return d_inv->get_outbuf();
+    fftwf_execute(static_cast<fftwf_plan>(d_plan));
+    return finish();
 }
 
 std::unique_ptr<correlator> make_correlator(const std::vector<gr_complex>& p)

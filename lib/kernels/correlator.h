@@ -34,8 +34,14 @@ public:
 
     //! N, the sequence length.
     size_t length() const { return d_len; }
-    //! Most outputs one step() computes (M - N + 1 for the FFT form).
+    //! Most outputs one step() computes (M - N + 1 rounded down to a
+    //! multiple of 4 for the FFT form).
     virtual size_t block_outputs() const = 0;
+    /*!
+     * \brief Samples a full_step() reads: block_outputs() + N - 1, or more
+     * when the algorithm reads whole blocks (M for the FFT form).
+     */
+    virtual size_t input_span() const { return block_outputs() + d_len - 1; }
     /*!
      * \brief One step: cnt <= block_outputs() outputs from x (cnt + N - 1
      * samples). A partial FFT step costs a full one.
@@ -43,6 +49,17 @@ public:
      *         the next call
      */
     virtual const gr_complex* step(const gr_complex* x, size_t cnt) = 0;
+    /*!
+     * \brief A step of block_outputs() outputs that reads x[0 .. input_span() - 1].
+     *
+     * The samples past the last window, x[block_outputs() + N - 1 ..], do
+     * not enter the outputs mathematically, only their float rounding: a
+     * stream's own samples there make the bits depend on the stream alone.
+     * Cheaper than step() where that has to copy (the FFT form reads x in
+     * place when x is aligned like its buffers).
+     * \return as step()
+     */
+    virtual const gr_complex* full_step(const gr_complex* x) { return step(x, block_outputs()); }
     /*!
      * \brief Any number of outputs (steps, copied to out).
      * \param x nout + N - 1 input samples (the windows of out[0 .. nout - 1])
@@ -84,7 +101,10 @@ private:
 /*!
  * \brief Overlap-save FFT correlation (gr::fft, FFTW): per step one forward
  * FFT of M input samples, a product with conj(FFT(p)) / M and one inverse FFT
- * give M - N + 1 outputs.
+ * give the outputs of the first block_outputs() windows: M - N + 1 rounded
+ * down to a multiple of 4, so that full steps over a 32-byte aligned stream
+ * buffer start aligned and the forward FFT reads them in place (full_step();
+ * step() copies, zero-padded).
  *
  * Cost per output about 2 M log2(M) / (M - N + 1); the default M
  * (default_fft_size) was chosen from measured times per output.
@@ -100,7 +120,9 @@ public:
     explicit fft_correlator(const std::vector<gr_complex>& p, size_t fft_size = 0);
     ~fft_correlator() override;
     size_t block_outputs() const override { return d_step; }
+    size_t input_span() const override { return d_fft_size; }
     const gr_complex* step(const gr_complex* x, size_t cnt) override;
+    const gr_complex* full_step(const gr_complex* x) override;
     const char* name() const override { return "fft"; }
     size_t fft_size() const { return d_fft_size; }
 
@@ -114,11 +136,15 @@ public:
     static size_t default_fft_size(size_t len);
 
 private:
+    const gr_complex* finish(); // product with d_h, inverse FFT
+
     const size_t d_fft_size;
     const size_t d_step;
     std::vector<gr_complex> d_h; // conj(FFT(p)) / M
     std::unique_ptr<gr::fft::fft_complex_fwd> d_fwd;
     std::unique_ptr<gr::fft::fft_complex_rev> d_inv;
+    void* d_plan = nullptr; // FFTW plan of d_fwd's transform, for new input arrays
+    int d_align = 0;        // FFTW's alignment class of d_fwd's input buffer
 };
 
 //! Shortest sequence make_correlator() correlates with FFTs (see direct_correlator).

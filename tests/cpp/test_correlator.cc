@@ -6,6 +6,8 @@
 #include "kernels/correlator.h"
 #include "test_signals.h"
 #include <boost/test/unit_test.hpp>
+#include <volk/volk_alloc.hh>
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <random>
@@ -80,7 +82,8 @@ BOOST_AUTO_TEST_CASE(cuts_and_fft_sizes)
     for (size_t m : { 256u, 1024u, 8192u }) {
         fft_correlator f(p, m);
         BOOST_CHECK_EQUAL(f.fft_size(), m);
-        BOOST_CHECK_EQUAL(f.block_outputs(), m - n + 1);
+        BOOST_CHECK_EQUAL(f.block_outputs(), (m - n + 1) / 4 * 4);
+        BOOST_CHECK_EQUAL(f.input_span(), m);
         std::vector<gr_complex> out(total);
         size_t done = 0, cut = 1;
         while (done < total) {
@@ -105,6 +108,37 @@ BOOST_AUTO_TEST_CASE(step_semantics)
     const auto ref = reference(std::vector<gr_complex>(x.begin() + 10, x.end()), p, blk);
     std::vector<gr_complex> got(c, c + blk);
     BOOST_CHECK_LT(max_error(got, ref), 4e-3);
+}
+
+// full_step() reads the input span in place when the input is aligned like
+// the FFT buffers and through a copy when it is not: the same bits either
+// way, the input untouched, and the outputs those of step() to rounding.
+BOOST_AUTO_TEST_CASE(full_step_in_place_and_copied)
+{
+    for (size_t n : { 16u, 100u, 1024u }) {
+        const auto p = gaussian(n, 11 + n);
+        fft_correlator f(p);
+        const size_t blk = f.block_outputs(), span = f.input_span();
+        BOOST_CHECK_EQUAL(blk % 4, 0u);
+        BOOST_CHECK_GE(span, blk + n - 1);
+        BOOST_CHECK_LE(span, blk + n + 2);
+        // an aligned buffer, read at aligned and misaligned starts
+        volk::vector<gr_complex> x(span + 8);
+        const auto g = gaussian(span + 8, 12 + n);
+        std::copy(g.begin(), g.end(), x.begin());
+        const std::vector<gr_complex> before(x.begin(), x.end());
+        for (size_t off : { 0u, 1u, 2u, 4u }) {
+            BOOST_TEST_INFO("N=" << n << " offset " << off);
+            const gr_complex* c = f.full_step(x.data() + off);
+            const std::vector<gr_complex> direct(c, c + blk);
+            const std::vector<gr_complex> copy(x.begin() + off, x.begin() + off + span);
+            c = f.full_step(copy.data());
+            BOOST_CHECK(std::equal(direct.begin(), direct.end(), c));
+            const auto ref = reference(copy, p, blk);
+            BOOST_CHECK_LT(max_error(direct, ref), 1e-4 * std::sqrt(static_cast<double>(n)) * 4);
+        }
+        BOOST_CHECK(std::equal(before.begin(), before.end(), x.begin()));
+    }
 }
 
 // The factory picks the FFT form from k_fft_min_length on.
