@@ -5,6 +5,7 @@
  */
 
 #include "normal_stream.h"
+#include "fast_math.h"
 #include "oscillator.h"
 #include "vector_ops.h"
 #include <cmath>
@@ -17,22 +18,8 @@ namespace kernels {
 COHERE_CLONES
 void fast_log(const float* __restrict x, float* __restrict out, size_t n)
 {
-    // x = m 2^e with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(t), t = (m-1)/(m+1),
-    // |t| <= 0.172: four odd terms leave a relative error below 3e-8.
-    for (size_t k = 0; k < n; k++) {
-        int32_t bits;
-        std::memcpy(&bits, &x[k], sizeof(bits));
-        // shift the mantissa range from [1, 2) to [sqrt(1/2), sqrt(2))
-        const int32_t adj = bits - 0x3f3504f3; // bits of sqrt(1/2)
-        const int32_t e = adj >> 23;
-        const int32_t mbits = bits - (e << 23);
-        float m;
-        std::memcpy(&m, &mbits, sizeof(m));
-        const float t = (m - 1.0f) / (m + 1.0f);
-        const float t2 = t * t;
-        const float lnm = 2.0f * t * (1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7))));
-        out[k] = static_cast<float>(e) * 0.693147180559945f + lnm;
-    }
+    for (size_t k = 0; k < n; k++)
+        out[k] = log_one(x[k]);
 }
 
 normal_stream::normal_stream(uint64_t seed) : d_pos(2 * pairs)
@@ -106,14 +93,14 @@ void normal_stream::refill()
     std::memcpy(d_s[1], &s1, sizeof(s1));
     std::memcpy(d_s[2], &s2, sizeof(s2));
     std::memcpy(d_s[3], &s3, sizeof(s3));
-    float* ln_radius = d_buf.data(); // scratch until the last loop fills d_buf
-    fast_log(d_radius.data(), ln_radius, pairs);
-    for (size_t i = 0; i < pairs; i++)
-        d_radius[i] = std::sqrt(-2.0f * ln_radius[i]);
-    fixed_phasors(d_angle.data(), d_phasor.data(), pairs);
+    // radius sqrt(-2 ln u1) and angle in one pass (the L1 round trips of
+    // separate passes cost as much as the arithmetic)
     for (size_t i = 0; i < pairs; i++) {
-        d_buf[2 * i] = d_radius[i] * d_phasor[i].real();
-        d_buf[2 * i + 1] = d_radius[i] * d_phasor[i].imag();
+        const float radius = std::sqrt(-2.0f * log_one(d_radius[i]));
+        float c, s;
+        phasor_one(d_angle[i], c, s);
+        d_buf[2 * i] = radius * c;
+        d_buf[2 * i + 1] = radius * s;
     }
     d_pos = 0;
 }

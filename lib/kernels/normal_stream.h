@@ -56,7 +56,6 @@ private:
     size_t d_pos;
     std::array<float, pairs> d_radius;
     std::array<uint32_t, pairs> d_angle;
-    std::array<gr_complex, pairs> d_phasor;
 };
 
 //! Natural logarithm of x in (0, 1e38], single precision (relative error < 1e-7).

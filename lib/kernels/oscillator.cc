@@ -5,6 +5,7 @@
  */
 
 #include "oscillator.h"
+#include "fast_math.h"
 #include "vector_ops.h"
 #include <cmath>
 #include <cstring>
@@ -31,28 +32,8 @@ inline __attribute__((always_inline)) void
 fixed_phasors_impl(const T* __restrict phase, gr_complex* __restrict out, size_t n)
 {
     float* __restrict o = reinterpret_cast<float*>(out);
-    for (size_t k = 0; k < n; k++) {
-        const uint32_t p = top32(phase[k]);
-        // nearest quadrant q (0..3) and the rest r, exactly, in integers;
-        // y = 2 pi r / 2^32 in [-pi/4, pi/4)
-        const uint32_t q = (p + 0x20000000u) >> 30;
-        const int32_t r = static_cast<int32_t>(p - (q << 30));
-        const float y = static_cast<float>(r) * 1.46291807926715968e-9f; // 2 pi / 2^32
-        const float y2 = y * y;
-        const float sn =
-            y + y * y2 * (-1.6666654611e-1f + y2 * (8.3321608736e-3f + y2 * -1.9515295891e-4f));
-        const float cs = 1.0f - 0.5f * y2 +
-                         y2 * y2 *
-                             (4.166664568298827e-2f +
-                              y2 * (-1.388731625493765e-3f + y2 * 2.443315711809948e-5f));
-        // exp(j (q pi/2 + y)): odd q swaps cosine and sine; the real part is
-        // negative for q = 1, 2 and the imaginary part for q = 2, 3
-        const bool odd = q & 1;
-        const float re = odd ? sn : cs;
-        const float im = odd ? cs : sn;
-        o[2 * k] = bits_float(float_bits(re) ^ (((q + 1) & 2u) << 30));
-        o[2 * k + 1] = bits_float(float_bits(im) ^ ((q & 2u) << 30));
-    }
+    for (size_t k = 0; k < n; k++)
+        phasor_one(top32(phase[k]), o[2 * k], o[2 * k + 1]);
 }
 } // namespace
 
