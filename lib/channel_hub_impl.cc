@@ -721,6 +721,7 @@ void channel_hub_impl::freeze_checked_locked()
         rx.filtered.assign(chunk_max, gr_complex(0, 0));
         rx.rot.assign(chunk_max, gr_complex(0, 0));
         rx.acc.assign(cfg.nant, std::vector<gr_complex>(chunk_max));
+        rx.acc_fresh.assign(cfg.nant, 0);
         rx.link_acc.assign(cfg.nant, std::vector<gr_complex>(chunk_max));
         rx.transmitting.assign(chunk_max, 0);
         rx.written_snap.assign(d_num_nodes, 0);
@@ -1220,13 +1221,20 @@ void channel_hub_impl::queue_ring_terms(rx_state& rx,
 void channel_hub_impl::flush_ring_terms(rx_state& rx,
                                         int nrx,
                                         size_t m,
-                                        std::vector<std::vector<gr_complex>>& sum) const
+                                        std::vector<std::vector<gr_complex>>& sum,
+                                        uint8_t* fresh) const
 {
     const int64_t end = static_cast<int64_t>(m);
     for (int b = 0; b < nrx; b++) {
         auto& terms = rx.terms[b];
-        if (terms.empty())
+        const bool zeros = fresh && fresh[b];
+        if (zeros)
+            fresh[b] = 0;
+        if (terms.empty()) {
+            if (zeros)
+                std::fill_n(sum[b].data(), m, gr_complex(0, 0));
             continue;
+        }
         // Segments where every term's input is contiguous in its ring and the
         // set of terms with input does not change; one fused pass each.
         int64_t k = 0;
@@ -1246,9 +1254,13 @@ void channel_hub_impl::flush_ring_terms(rx_state& rx,
                 rx.term_g[count] = t.gain;
                 count++;
             }
-            if (count > 0)
-                kernels::cmac_many(sum[b].data() + k, rx.term_x.data(), rx.term_g.data(), count,
-                                   static_cast<size_t>(stop - k));
+            if (count > 0 || zeros)
+                kernels::cmac_many(sum[b].data() + k,
+                                   rx.term_x.data(),
+                                   rx.term_g.data(),
+                                   count,
+                                   static_cast<size_t>(stop - k),
+                                   zeros);
             k = stop;
         }
         terms.clear();
@@ -1309,8 +1321,11 @@ void channel_hub_impl::compute_rx_chunk(int node,
     if (capture)
         lo_phasors(node, n0, m, rx.rot.data());
 
-    for (int b = 0; b < nrx; b++)
-        std::fill_n(rx.acc[b].data(), m, gr_complex(0, 0));
+    // rx.acc starts as zeros: the first flush of the queued single-tap
+    // terms writes it whole (no zeroing pass); every other writer of rx.acc
+    // comes after a flush
+    std::fill_n(rx.acc_fresh.begin(), nrx, uint8_t(1));
+    uint8_t* fresh = rx.acc_fresh.data();
 
     const hub_rx_link* self_leak = nullptr;
     for (size_t l = 0; l < rx.links.size(); l++) {
@@ -1326,7 +1341,7 @@ void channel_hub_impl::compute_rx_chunk(int node,
         const bool separate = capture || link.doppler_w != 0.0;
         auto& sum = separate ? rx.link_acc : rx.acc;
         if (separate) {
-            flush_ring_terms(rx, nrx, m, rx.acc);
+            flush_ring_terms(rx, nrx, m, rx.acc, fresh);
             for (int b = 0; b < nrx; b++)
                 std::fill_n(rx.link_acc[b].data(), m, gr_complex(0, 0));
         }
@@ -1337,7 +1352,8 @@ void channel_hub_impl::compute_rx_chunk(int node,
                 queue_ring_terms(rx, link, a, nrx, ntx, n0, m, w);
                 continue;
             }
-            flush_ring_terms(rx, nrx, m, sum); // keeps the order of the additions
+            // keeps the order of the additions (and writes a fresh rx.acc)
+            flush_ring_terms(rx, nrx, m, sum, separate ? nullptr : fresh);
             apply_link(rx, link, a, n0, m, w, rx.filtered.data());
             for (int b = 0; b < nrx; b++) {
                 const gr_complex g = link.gain[b * ntx + a];
@@ -1379,7 +1395,7 @@ void channel_hub_impl::compute_rx_chunk(int node,
         }
     }
 
-    flush_ring_terms(rx, nrx, m, rx.acc);
+    flush_ring_terms(rx, nrx, m, rx.acc, fresh);
 
     if (self_leak) {
         // Half duplex: while this node transmits, its receiver hears only its

@@ -177,6 +177,7 @@ private:
         // scratch, sized at freeze
         std::vector<gr_complex> rot, window, filtered;
         std::vector<std::vector<gr_complex>> acc, link_acc;
+        std::vector<uint8_t> acc_fresh; // acc[b] holds zeros not written yet
         std::vector<uint8_t> transmitting;
         std::vector<uint64_t> written_snap; // TX positions seen when a chunk started
         // single-tap terms waiting for one fused pass per receive antenna
@@ -222,9 +223,12 @@ private:
     //! Queue sum[b] += gain[b, ant] * tap * x_ant[n - k0] for a single-tap link.
     void queue_ring_terms(rx_state& rx, const hub_rx_link& link, int ant, int nrx, int ntx,
                           uint64_t n0, size_t m, uint64_t written) const;
-    //! Add the queued terms to sum[b] (in queue order, so the bits do not change).
+    //! Add the queued terms to sum[b] (in queue order, so the bits do not
+    //! change). With fresh (rx.acc_fresh for sum = rx.acc), a sum[b] marked
+    //! fresh is taken as zeros without a zeroing pass and written whole.
     void flush_ring_terms(rx_state& rx, int nrx, size_t m,
-                          std::vector<std::vector<gr_complex>>& sum) const;
+                          std::vector<std::vector<gr_complex>>& sum,
+                          uint8_t* fresh = nullptr) const;
     void apply_link(rx_state& rx, const hub_rx_link& link, int ant, uint64_t n0, size_t m,
                     uint64_t written, gr_complex* y);
 

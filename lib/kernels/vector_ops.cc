@@ -59,8 +59,10 @@ void cmac(gr_complex* __restrict s, const gr_complex* __restrict x, gr_complex g
 
 namespace {
 // s[k] += g[0] x[0][k], then += g[1] x[1][k] ...: the same operations, in the
-// same order, as N calls of cmac, with one pass over s instead of N.
-template <int N>
+// same order, as N calls of cmac, with one pass over s instead of N. With
+// Fresh, s is taken as zeros without being read (0.0f + the first product:
+// the same bits as adding to a zeroed s, signed zeros included).
+template <int N, bool Fresh>
 inline __attribute__((always_inline)) void cmac_group_impl(gr_complex* __restrict s,
                                                            const gr_complex* const* x,
                                                            const gr_complex* g,
@@ -75,7 +77,7 @@ inline __attribute__((always_inline)) void cmac_group_impl(gr_complex* __restric
         gi[t] = g[t].imag();
     }
     for (size_t k = 0; k < n; k++) {
-        float re = sp[2 * k], im = sp[2 * k + 1];
+        float re = Fresh ? 0.0f : sp[2 * k], im = Fresh ? 0.0f : sp[2 * k + 1];
         for (int t = 0; t < N; t++) {
             const float xr = xp[t][2 * k], xi = xp[t][2 * k + 1];
             re += gr[t] * xr - gi[t] * xi;
@@ -86,47 +88,74 @@ inline __attribute__((always_inline)) void cmac_group_impl(gr_complex* __restric
     }
 }
 
-COHERE_CLONES
-void cmac_group2(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
+template <bool Fresh>
+COHERE_CLONES void
+cmac_group1(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
 {
-    cmac_group_impl<2>(s, x, g, n);
+    cmac_group_impl<1, Fresh>(s, x, g, n);
 }
 
-COHERE_CLONES
-void cmac_group3(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
+template <bool Fresh>
+COHERE_CLONES void
+cmac_group2(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
 {
-    cmac_group_impl<3>(s, x, g, n);
+    cmac_group_impl<2, Fresh>(s, x, g, n);
 }
 
-COHERE_CLONES
-void cmac_group4(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
+template <bool Fresh>
+COHERE_CLONES void
+cmac_group3(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
 {
-    cmac_group_impl<4>(s, x, g, n);
+    cmac_group_impl<3, Fresh>(s, x, g, n);
+}
+
+template <bool Fresh>
+COHERE_CLONES void
+cmac_group4(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
+{
+    cmac_group_impl<4, Fresh>(s, x, g, n);
+}
+
+template <bool Fresh>
+void cmac_group(
+    gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t terms, size_t n)
+{
+    switch (terms) {
+    case 4:
+        cmac_group4<Fresh>(s, x, g, n);
+        break;
+    case 3:
+        cmac_group3<Fresh>(s, x, g, n);
+        break;
+    case 2:
+        cmac_group2<Fresh>(s, x, g, n);
+        break;
+    default:
+        cmac_group1<Fresh>(s, x, g, n);
+    }
 }
 } // namespace
 
-void cmac_many(
-    gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t terms, size_t n)
+void cmac_many(gr_complex* s,
+               const gr_complex* const* x,
+               const gr_complex* g,
+               size_t terms,
+               size_t n,
+               bool fresh)
 {
     size_t t = 0;
-    while (t < terms) {
-        switch (std::min<size_t>(terms - t, 4)) {
-        case 4:
-            cmac_group4(s, x + t, g + t, n);
-            t += 4;
-            break;
-        case 3:
-            cmac_group3(s, x + t, g + t, n);
-            t += 3;
-            break;
-        case 2:
-            cmac_group2(s, x + t, g + t, n);
-            t += 2;
-            break;
-        default:
-            cmac(s, x[t], g[t], n);
-            t += 1;
+    if (fresh) {
+        if (terms == 0) {
+            std::fill_n(s, n, gr_complex(0, 0));
+            return;
         }
+        t = std::min<size_t>(terms, 4);
+        cmac_group<true>(s, x, g, t, n);
+    }
+    while (t < terms) {
+        const size_t group = std::min<size_t>(terms - t, 4);
+        cmac_group<false>(s, x + t, g + t, group, n);
+        t += group;
     }
 }
 

@@ -48,9 +48,15 @@ COHERE_API void cscale(gr_complex* out, const gr_complex* x, gr_complex g, size_
 //! s[k] += g * x[k]
 COHERE_API void cmac(gr_complex* s, const gr_complex* x, gr_complex g, size_t n);
 //! s[k] += g[t] * x[t][k] for t = 0 .. terms - 1, in that order: the same
-//! bits as that many cmac calls, with one pass over s per four terms
-COHERE_API void cmac_many(
-    gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t terms, size_t n);
+//! bits as that many cmac calls, with one pass over s per four terms. With
+//! fresh, s is taken as zeros and never read (the same bits as zeroing it
+//! first, without the extra pass; zeros are written if terms is 0).
+COHERE_API void cmac_many(gr_complex* s,
+                          const gr_complex* const* x,
+                          const gr_complex* g,
+                          size_t terms,
+                          size_t n,
+                          bool fresh = false);
 //! out[k] = g * x[k] * r[k]
 COHERE_API void cmul3(gr_complex* out, const gr_complex* x, const gr_complex* r, gr_complex g, size_t n);
 //! out[k] = g * x[k] * r[k]; false if some out[k] has a NaN or infinite part
