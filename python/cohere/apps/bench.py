@@ -192,12 +192,17 @@ def long_run(num_nodes, samples, interval, args):
     def progress():
         return min(hub.rx_position(n) for n in range(num_nodes)) / samples
 
+    def sample():
+        p, rss = progress(), rss_kib()
+        trace.append((time.perf_counter() - t0, rss, p, running.is_set()))
+
     def sampler():
-        while True:
-            p, rss = progress(), rss_kib()
-            trace.append((time.perf_counter() - t0, rss, p, running.is_set()))
-            if stop.wait(interval):
-                break
+        # every interval while the flowgraph runs, and once more after it
+        # ended (so even a run shorter than the interval has two points)
+        sample()
+        while not stop.wait(interval):
+            sample()
+        sample()
 
     rss_before = rss_kib()
     running.set()
