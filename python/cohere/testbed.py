@@ -101,7 +101,9 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
             leakage (-inf: nothing).
         latency: radio latency L per node (samples): TX sample n leaves
             when RX sample n + L arrives (real radios' time model).
-        buffer_size: TX history ring per antenna (samples, 16384..2^26).
+        buffer_size: TX history ring per antenna (samples, 16384..2^26;
+            None: 32768). It must exceed the longest link delay plus the
+            look-ahead of the nodes' schedulers.
         capture: receivers whose per-transmitter components are recorded:
             {node: max_samples} or a list of nodes (1e6 samples each).
 

@@ -170,7 +170,9 @@ public:
     virtual void set_latency(int node, int64_t samples) = 0;
     virtual int64_t latency(int node) const = 0;
     //! Ring size per antenna (samples of TX history and look-ahead),
-    //! 16384..2^26, rounded up to a power of two.
+    //! 16384..2^26, rounded up to a power of two; 32768 by default. It must
+    //! exceed the longest link delay (latency included) plus the look-ahead
+    //! of the nodes' schedulers.
     virtual void set_buffer_size(size_t samples) = 0;
 
     // ----- runtime -------------------------------------------------------------
