@@ -13,7 +13,6 @@
 
 #include "vector_ops.h" // float_bits, bits_float
 #include <cstdint>
-#include <cstring>
 
 namespace gr {
 namespace cohere {
@@ -26,14 +25,11 @@ namespace kernels {
  */
 inline __attribute__((always_inline)) float log_one(float x)
 {
-    int32_t bits;
-    std::memcpy(&bits, &x, sizeof(bits));
+    const int32_t bits = static_cast<int32_t>(float_bits(x));
     // shift the mantissa range from [1, 2) to [sqrt(1/2), sqrt(2))
     const int32_t adj = bits - 0x3f3504f3; // bits of sqrt(1/2)
     const int32_t e = adj >> 23;
-    const int32_t mbits = bits - (e << 23);
-    float m;
-    std::memcpy(&m, &mbits, sizeof(m));
+    const float m = bits_float(static_cast<uint32_t>(bits - (e << 23)));
     const float t = (m - 1.0f) / (m + 1.0f);
     const float t2 = t * t;
     const float lnm = 2.0f * t * (1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7))));

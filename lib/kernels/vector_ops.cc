@@ -63,10 +63,10 @@ namespace {
 // Fresh, s is taken as zeros without being read (0.0f + the first product:
 // the same bits as adding to a zeroed s, signed zeros included).
 template <int N, bool Fresh>
-inline __attribute__((always_inline)) void cmac_group_impl(gr_complex* __restrict s,
-                                                           const gr_complex* const* x,
-                                                           const gr_complex* g,
-                                                           size_t n)
+COHERE_CLONES void cmac_group_n(gr_complex* __restrict s,
+                                const gr_complex* const* x,
+                                const gr_complex* g,
+                                size_t n)
 {
     float* __restrict sp = reinterpret_cast<float*>(s);
     const float* __restrict xp[N];
@@ -89,49 +89,21 @@ inline __attribute__((always_inline)) void cmac_group_impl(gr_complex* __restric
 }
 
 template <bool Fresh>
-COHERE_CLONES void
-cmac_group1(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
-{
-    cmac_group_impl<1, Fresh>(s, x, g, n);
-}
-
-template <bool Fresh>
-COHERE_CLONES void
-cmac_group2(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
-{
-    cmac_group_impl<2, Fresh>(s, x, g, n);
-}
-
-template <bool Fresh>
-COHERE_CLONES void
-cmac_group3(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
-{
-    cmac_group_impl<3, Fresh>(s, x, g, n);
-}
-
-template <bool Fresh>
-COHERE_CLONES void
-cmac_group4(gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t n)
-{
-    cmac_group_impl<4, Fresh>(s, x, g, n);
-}
-
-template <bool Fresh>
 void cmac_group(
     gr_complex* s, const gr_complex* const* x, const gr_complex* g, size_t terms, size_t n)
 {
     switch (terms) {
     case 4:
-        cmac_group4<Fresh>(s, x, g, n);
+        cmac_group_n<4, Fresh>(s, x, g, n);
         break;
     case 3:
-        cmac_group3<Fresh>(s, x, g, n);
+        cmac_group_n<3, Fresh>(s, x, g, n);
         break;
     case 2:
-        cmac_group2<Fresh>(s, x, g, n);
+        cmac_group_n<2, Fresh>(s, x, g, n);
         break;
     default:
-        cmac_group1<Fresh>(s, x, g, n);
+        cmac_group_n<1, Fresh>(s, x, g, n);
     }
 }
 } // namespace
