@@ -113,6 +113,18 @@ def test_bench_emulator_quick(tmp_path):
     assert "rss_growth_25_to_100_kib" in mem
 
 
+def test_bench_emulator_sched_batch_is_never_judged(tmp_path):
+    """`--sched batch` runs the throughput part under SCHED_BATCH, records it,
+    and never declares the target met (it is judged on the default policy)."""
+    json_path = tmp_path / "bench.json"
+    proc = run_app(tmp_path, "bench", "emulator", "--quick", "--no-long", "--nodes", "8",
+                   "--sched", "batch", "--json", str(json_path))
+    result = json.loads(json_path.read_text())
+    assert result["config"]["sched"] == "batch"
+    assert result["target"]["sched"] == "batch" and result["target"]["met"] is False
+    assert "SCHED_BATCH" in proc.stdout
+
+
 def test_demo_pcp_beats_no_sync_and_matches_its_prediction(tmp_path):
     """`cohere demo` (the README's main demo, shortened): 8 nodes, +-10 ppm,
     phase noise, random LO phases and path losses. Issue acceptance 4: the
