@@ -359,7 +359,10 @@ def run_emulator_bench(args):
           else "throughput runs not pinned (no CPU affinity here)", flush=True)
     if args.sched == "batch":
         # the block threads GNU Radio starts from here on inherit the policy
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except (AttributeError, OSError) as e:
+            raise SystemExit(f"cohere bench: --sched batch: cannot set SCHED_BATCH here ({e})")
         print("throughput runs under SCHED_BATCH", flush=True)
     copy_times = [time_copy(copy_samples) for _ in range(repeat)]
     copy_best = min(copy_times)
