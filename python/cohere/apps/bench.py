@@ -339,6 +339,8 @@ def run_emulator_bench(args):
     if hasattr(os, "sched_getaffinity") and args.cores > len(os.sched_getaffinity(0)):
         raise SystemExit(f"cohere bench: --cores {args.cores} but only "
                          f"{len(os.sched_getaffinity(0))} CPUs are usable")
+    if args.sched == "batch" and not hasattr(os, "SCHED_BATCH"):
+        raise SystemExit("cohere bench: --sched batch needs Linux's SCHED_BATCH")
     info = machine_info()
     print(f"cohere bench emulator: {info['nproc']} CPUs ({info['cpu_model']}), "
           f"GNU Radio {info['gnuradio']}, Python {info['python']}, "
