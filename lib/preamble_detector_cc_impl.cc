@@ -318,35 +318,33 @@ void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
         } else {
             break;
         }
-        {
-            const size_t pos = static_cast<size_t>(static_cast<int64_t>(t.next) - d_base);
-            const gr_complex* x = d_buf.data() + pos;
-            // the FFT needs the non-finite samples zeroed
-            const gr_complex* xin = x;
-            for (size_t k = pos / d_block; k <= (pos + nx - 1) / d_block; k++) {
-                if (d_bbad[k] != 0) {
-                    xin = clean(static_cast<int64_t>(t.next), nx);
-                    break;
-                }
+        const size_t pos = static_cast<size_t>(static_cast<int64_t>(t.next) - d_base);
+        const gr_complex* x = d_buf.data() + pos;
+        // the FFT needs the non-finite samples zeroed
+        const gr_complex* xin = x;
+        for (size_t k = pos / d_block; k <= (pos + nx - 1) / d_block; k++) {
+            if (d_bbad[k] != 0) {
+                xin = clean(static_cast<int64_t>(t.next), nx);
+                break;
             }
-            const gr_complex* c = cnt == blk && nx == span ? t.corr->full_step(xin)
-                                                           : t.corr->step(xin, cnt);
-            const size_t above = t.metric.process(x,
-                                                  pos % d_block,
-                                                  d_bsum.data() + pos / d_block,
-                                                  c,
-                                                  cnt,
-                                                  t.norm2,
-                                                  t.picker.threshold());
-            // an idle picker ignores a step that stays below its threshold
-            if (t.picker.open() || above > 0) {
-                d_found.clear();
-                t.picker.process(t.metric.metric(), cnt, t.next, d_found);
-                for (const auto& pk : d_found)
-                    t.waiting.push_back(pk);
-            }
-            t.next += cnt;
         }
+        const gr_complex* c = cnt == blk && nx == span ? t.corr->full_step(xin)
+                                                       : t.corr->step(xin, cnt);
+        const size_t above = t.metric.process(x,
+                                              pos % d_block,
+                                              d_bsum.data() + pos / d_block,
+                                              c,
+                                              cnt,
+                                              t.norm2,
+                                              t.picker.threshold());
+        // an idle picker ignores a step that stays below its threshold
+        if (t.picker.open() || above > 0) {
+            d_found.clear();
+            t.picker.process(t.metric.metric(), cnt, t.next, d_found);
+            for (const auto& pk : d_found)
+                t.waiting.push_back(pk);
+        }
+        t.next += cnt;
     }
     fit_waiting(t, id, flushing);
 }

@@ -97,8 +97,10 @@ fft_correlator::fft_correlator(const std::vector<gr_complex>& p, size_t fft_size
 
     // A plan of the same transform that full_step() executes on the caller's
     // array (fftwf_execute_dft). gr::fft planned it just before with the same
-    // flags, so FFTW's wisdom makes this immediate. FFTW's planner is not
-    // thread-safe: gr::fft's mutex guards every planner call of the process.
+    // flags, so FFTW's wisdom makes this immediate (without wisdom, planning
+    // would overwrite both buffers: harmless, d_h is already computed).
+    // FFTW's planner is not thread-safe: gr::fft's mutex guards every
+    // planner call of the process.
     auto* fin = reinterpret_cast<fftwf_complex*>(d_fwd->get_inbuf());
     auto* fout = reinterpret_cast<fftwf_complex*>(d_fwd->get_outbuf());
     {
