@@ -7,9 +7,9 @@
 #ifndef INCLUDED_COHERE_KERNELS_FAST_MATH_H
 #define INCLUDED_COHERE_KERNELS_FAST_MATH_H
 
-// Branch-free single-element forms of the vectorizable kernels fast_log()
-// and fixed_phasors(), for loops that fuse them with other work (the same
-// operations in the same order, so the same bits).
+// Branch-free single-element float logarithm and unit phasor, written so
+// that the loops calling them (normal_stream::refill, fixed_phasors)
+// vectorize.
 
 #include "vector_ops.h" // float_bits, bits_float
 #include <cstdint>

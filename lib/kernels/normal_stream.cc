@@ -15,13 +15,6 @@ namespace gr {
 namespace cohere {
 namespace kernels {
 
-COHERE_CLONES
-void fast_log(const float* __restrict x, float* __restrict out, size_t n)
-{
-    for (size_t k = 0; k < n; k++)
-        out[k] = log_one(x[k]);
-}
-
 normal_stream::normal_stream(uint64_t seed) : d_pos(2 * pairs)
 {
     for (size_t l = 0; l < lanes; l++) {

@@ -25,7 +25,8 @@ namespace kernels {
  * the pair
  *   sqrt(-2 ln u1) (cos 2 pi u2, sin 2 pi u2),
  * computed in blocks of 256 pairs by branch-free, vectorizable loops (a
- * bit-level float logarithm and kernels::fixed_phasors). The 24-bit uniforms
+ * bit-level float logarithm and phasor, kernels::log_one and
+ * kernels::phasor_one, fused in one pass). The 24-bit uniforms
  * truncate the distribution at |x| = 5.9 (probability 3.6e-9), irrelevant for
  * receiver noise and phase-noise increments.
  *
@@ -57,9 +58,6 @@ private:
     std::array<float, pairs> d_radius;
     std::array<uint32_t, pairs> d_angle;
 };
-
-//! Natural logarithm of x in (0, 1e38], single precision (relative error < 1e-7).
-COHERE_API void fast_log(const float* x, float* out, size_t n);
 
 } // namespace kernels
 } // namespace cohere

@@ -23,30 +23,12 @@ constexpr size_t block_size = 1024;
 constexpr double max_increment_std = 2.0; // rad: keeps |sigma z| 2^50 / (2 pi) < 2^51
 } // namespace
 
-namespace {
-inline uint32_t top32(uint32_t p) { return p; }
-inline uint32_t top32(uint64_t p) { return static_cast<uint32_t>(p >> 32); }
-
-template <typename T>
-inline __attribute__((always_inline)) void
-fixed_phasors_impl(const T* __restrict phase, gr_complex* __restrict out, size_t n)
+COHERE_CLONES
+void fixed_phasors(const uint64_t* __restrict phase, gr_complex* __restrict out, size_t n)
 {
     float* __restrict o = reinterpret_cast<float*>(out);
     for (size_t k = 0; k < n; k++)
-        phasor_one(top32(phase[k]), o[2 * k], o[2 * k + 1]);
-}
-} // namespace
-
-COHERE_CLONES
-void fixed_phasors(const uint32_t* phase, gr_complex* out, size_t n)
-{
-    fixed_phasors_impl(phase, out, n);
-}
-
-COHERE_CLONES
-void fixed_phasors(const uint64_t* phase, gr_complex* out, size_t n)
-{
-    fixed_phasors_impl(phase, out, n);
+        phasor_one(static_cast<uint32_t>(phase[k] >> 32), o[2 * k], o[2 * k + 1]);
 }
 
 uint64_t phase_to_fixed(double phase)

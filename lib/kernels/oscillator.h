@@ -98,15 +98,12 @@ private:
 };
 
 /*!
- * \brief out[k] = exp(j 2 pi phase[k] / 2^32): unit phasors of fixed-point
- * phases (a full turn is 2^32), single precision.
- *
- * The quadrant comes exactly from the top bits; the rest, in [-pi/4, pi/4),
- * goes through minimax sine and cosine polynomials. Branch-free, so the
+ * \brief out[k] = exp(j 2 pi phase[k] / 2^64): unit phasors of 64-bit
+ * fixed-point phases (a full turn is 2^64), single precision, from their top
+ * 32 bits (kernels::phasor_one: the quadrant exactly from the top bits, the
+ * rest through minimax polynomials on [-pi/4, pi/4)). Branch-free, so the
  * compiler vectorizes it; absolute error < 3e-7.
  */
-COHERE_API void fixed_phasors(const uint32_t* phase, gr_complex* out, size_t n);
-//! The same for 64-bit phases (a full turn is 2^64), from their top 32 bits.
 COHERE_API void fixed_phasors(const uint64_t* phase, gr_complex* out, size_t n);
 
 //! An angle in rad as a 64-bit fixed-point phase (2 pi is 2^64), wrapped.
