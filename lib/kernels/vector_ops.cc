@@ -44,24 +44,12 @@ void cscale(gr_complex* __restrict out, const gr_complex* __restrict x, gr_compl
     cscale_loop(oa, xp + 2 * head, gr, gi, n - head);
 }
 
-COHERE_CLONES
-void cmac(gr_complex* __restrict s, const gr_complex* __restrict x, gr_complex g, size_t n)
-{
-    float* __restrict sp = reinterpret_cast<float*>(s);
-    const float* __restrict xp = reinterpret_cast<const float*>(x);
-    const float gr = g.real(), gi = g.imag();
-    for (size_t k = 0; k < n; k++) {
-        const float xr = xp[2 * k], xi = xp[2 * k + 1];
-        sp[2 * k] += gr * xr - gi * xi;
-        sp[2 * k + 1] += gr * xi + gi * xr;
-    }
-}
-
 namespace {
-// s[k] += g[0] x[0][k], then += g[1] x[1][k] ...: the same operations, in the
-// same order, as N calls of cmac, with one pass over s instead of N. With
-// Fresh, s is taken as zeros without being read (0.0f + the first product:
-// the same bits as adding to a zeroed s, signed zeros included).
+// s[k] += g[0] x[0][k], then += g[1] x[1][k] ...: one pass over s for N
+// terms (N = 1 is cmac), the same operations in the same order as N passes
+// of one term each. With Fresh, s is taken as zeros without being read
+// (0.0f + the first product: the same bits as adding to a zeroed s, signed
+// zeros included).
 template <int N, bool Fresh>
 COHERE_CLONES void cmac_group_n(gr_complex* __restrict s,
                                 const gr_complex* const* x,
@@ -107,6 +95,11 @@ void cmac_group(
     }
 }
 } // namespace
+
+void cmac(gr_complex* s, const gr_complex* x, gr_complex g, size_t n)
+{
+    cmac_group_n<1, false>(s, &x, &g, n);
+}
 
 void cmac_many(gr_complex* s,
                const gr_complex* const* x,
