@@ -129,8 +129,8 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
     _set_threshold(threshold);
 
     // Bounds (see compact): the analysis keeps samples from the
-    // oldest of: the next window to correlate (less than N + block behind the
-    // newest sample), an open peak window (at most 2 N before that) and a peak
+    // oldest of: the next window to correlate (less than a correlator step's
+    // input span behind the newest sample), an open peak window (at most 2 N before that) and a peak
     // waiting for its fit, minus the shifts tried for periodic preambles
     // (span < N) and the fit's lags.
     d_chunk = k_chunk;

@@ -95,7 +95,6 @@ class pcp_fusion_control(gr.sync_block):
         self._payload_pilot_idx = c.pilot_index()
         self._payload_pilots = c.payload_pilots()
 
-        # history: enough to cover a whole round
         # history: the last _keep samples cover a whole round; twice that
         # room so that the kept part moves only once per _keep samples
         self._keep = c.period + c.sym_len * 4

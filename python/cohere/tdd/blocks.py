@@ -71,8 +71,9 @@ class tdd_ap_control(gr.sync_block):
 
     Message ports: out `alpha` ({frame, phase, time}: the one-way estimate),
     in `est` (AP 2: kalman_phase_tracker output). AP 2's output carries a
-    `phase_cmd` tag {phase} (for phase_precoder_cc) where theta_2 changes. Attributes for analysis: `alphas` [(frame, phase)], `applied`
-    [(frame, apply index, theta, P, gain)], `stall_calls`.
+    `phase_cmd` tag {phase} (for phase_precoder_cc) where theta_2 changes.
+    Attributes for analysis: `alphas` [(frame, phase)], `applied` [(frame,
+    apply index, theta, P, gain)], `stall_calls`.
     """
 
     def __init__(self, config, ap, G, nsamples=0):
