@@ -41,6 +41,7 @@ enum stream_label : uint64_t {
 };
 
 std::string num(double v) { return fmt::format("{:g}", v); }
+std::string cnum(gr_complex v) { return fmt::format("({:g}{:+g}j)", v.real(), v.imag()); }
 
 // Polyphase windowed-sinc table for the SFO interpolator: row p holds the
 // 2H weights for fractional position p / P (see kernels::windowed_sinc_taps).
@@ -137,6 +138,7 @@ channel_hub_impl::channel_hub_impl(int num_nodes,
     d_tx.resize(num_nodes);
     d_rx.resize(num_nodes);
     d_probe.resize(num_nodes);
+    d_probe_stale.assign(num_nodes, 1);
 }
 
 channel_hub_impl::~channel_hub_impl() = default;
@@ -236,10 +238,11 @@ void check_gains(const std::vector<gr_complex>& g, int nant, int node, const cha
         throw std::invalid_argument(std::string("channel_hub: ") + field + " of node " +
                                     std::to_string(node) + " needs " + std::to_string(nant) +
                                     " values (one per antenna), got " + std::to_string(g.size()));
-    for (const auto& v : g)
-        if (!std::isfinite(v.real()) || !std::isfinite(v.imag()))
+    for (size_t a = 0; a < g.size(); a++)
+        if (!std::isfinite(g[a].real()) || !std::isfinite(g[a].imag()))
             throw std::invalid_argument(std::string("channel_hub: ") + field + " of node " +
-                                        std::to_string(node) + " must be finite");
+                                        std::to_string(node) + " must be finite, got " +
+                                        cnum(g[a]) + " for antenna " + std::to_string(a));
 }
 } // namespace
 
@@ -353,10 +356,23 @@ void channel_hub_impl::set_link_gain(int tx, int rx, const std::vector<gr_comple
                                     std::to_string(rx) + " needs " + std::to_string(nrx) + "x" +
                                     std::to_string(ntx) + " values, got " +
                                     std::to_string(gain.size()));
-    for (const auto& v : gain)
-        if (!std::isfinite(v.real()) || !std::isfinite(v.imag()))
+    for (size_t k = 0; k < gain.size(); k++)
+        if (!std::isfinite(gain[k].real()) || !std::isfinite(gain[k].imag()))
             throw std::invalid_argument("channel_hub: link gain " + std::to_string(tx) + "->" +
-                                        std::to_string(rx) + " must be finite");
+                                        std::to_string(rx) + " must be finite, got " +
+                                        cnum(gain[k]) + " at index " + std::to_string(k));
+    if (tx == rx) {
+        // a self link is its own reverse: reciprocity asks A = A^T
+        for (int b = 0; b < nrx; b++)
+            for (int a = b + 1; a < ntx; a++)
+                if (gain[b * ntx + a] != gain[a * ntx + b])
+                    throw std::invalid_argument(
+                        "channel_hub: self link gain " + std::to_string(tx) + "->" +
+                        std::to_string(rx) + " must be symmetric (the air is reciprocal), got " +
+                        cnum(gain[b * ntx + a]) + " at [" + std::to_string(b) + "][" +
+                        std::to_string(a) + "] and " + cnum(gain[a * ntx + b]) + " at [" +
+                        std::to_string(a) + "][" + std::to_string(b) + "]");
+    }
     auto& fwd = d_links[{ tx, rx }];
     fwd.gain = gain;
     fwd.gain_set = true;
@@ -402,6 +418,10 @@ void channel_hub_impl::set_link_taps(int tx,
         if (!std::isfinite(d) || d < 0)
             throw std::invalid_argument("channel_hub: link tap delay must be >= 0 samples, got " +
                                         num(d));
+    for (const auto& g : gains)
+        if (!std::isfinite(g.real()) || !std::isfinite(g.imag()))
+            throw std::invalid_argument("channel_hub: link tap gain " + std::to_string(tx) + "->" +
+                                        std::to_string(rx) + " must be finite, got " + cnum(g));
     for (auto key : { std::make_pair(tx, rx), std::make_pair(rx, tx) }) {
         d_links[key].tap_delays = delays;
         d_links[key].tap_gains = gains;
@@ -419,7 +439,8 @@ void channel_hub_impl::set_positions(const std::vector<double>& x, const std::ve
     for (size_t i = 0; i < x.size(); i++)
         if (!std::isfinite(x[i]) || !std::isfinite(y[i]))
             throw std::invalid_argument("channel_hub: position of node " + std::to_string(i) +
-                                        " must be finite");
+                                        " must be finite, got (" + num(x[i]) + ", " +
+                                        num(y[i]) + ")");
     d_x = x;
     d_y = y;
     d_has_positions = true;
@@ -625,7 +646,13 @@ void channel_hub_impl::build_links_locked()
                 }
             }
             const double eps_i = d_nodes[i].ppm * 1e-6, eps_j = d_nodes[j].ppm * 1e-6;
-            if (d_sfo && i != j && eps_i != eps_j) {
+            if (d_sfo && eps_i == eps_j) {
+                // same clock rate: the model's index map is n - D_p (1 + eps),
+                // a fixed delay in the nodes' own sample units
+                for (auto& d : delays)
+                    d *= 1.0 + eps_i;
+            }
+            if (d_sfo && eps_i != eps_j) {
                 // TX index of path p seen at RX sample n: (n / (1 + eps_j) - D_p) (1 + eps_i)
                 link.sfo = true;
                 link.sfo_a = (1.0 + eps_i) / (1.0 + eps_j);
@@ -712,9 +739,18 @@ void channel_hub_impl::freeze_checked_locked()
         for (int b = 0; b < cfg.nant; b++)
             rx.noise.emplace_back(kernels::derive_seed(d_seed, S_NOISE, i, b));
         rx.noise_std = static_cast<float>(std::sqrt(cfg.noise_power / 2.0));
+        // input samples one output needs beyond the chunk: the FIR length,
+        // or for a resampled link the interpolator plus the paths' spread
         size_t qmax = 1;
-        for (const auto& l : rx.links)
-            qmax = std::max(qmax, l.sfo ? size_t(2 * sfo_half_len + 2) : l.fir.taps.size());
+        for (const auto& l : rx.links) {
+            size_t q = l.fir.taps.size();
+            if (l.sfo) {
+                const auto b = std::minmax_element(l.sfo_b.begin(), l.sfo_b.end());
+                q = size_t(2 * sfo_half_len + 3) +
+                    static_cast<size_t>(std::ceil(*b.second - *b.first));
+            }
+            qmax = std::max(qmax, q);
+        }
         const size_t window = chunk_max + chunk_max / 256 + qmax + 8;
         max_window = std::max(max_window, window);
         rx.window.assign(window, gr_complex(0, 0));
@@ -810,28 +846,40 @@ double channel_hub_impl::retune(int node, uint64_t at)
     std::lock_guard<std::mutex> lock(d_mutex);
     check_node(node, "retune");
     const double phase = (2.0 * d_retune_rng[node].uniform() - 1.0) * M_PI;
-    d_nodes[node].retunes.emplace_back(at, phase);
+    uint64_t effective = at;
     if (d_frozen) {
         auto& lo = *d_lo[node];
         std::lock_guard<std::mutex> lo_lock(lo.mutex);
-        if (at < lo.generated)
+        if (at < lo.generated) {
+            // the next sample the LO generates; recorded there, so that the
+            // ground truth and any regenerated LO agree with what streamed
+            effective = lo.generated;
             d_logger->warn("retune of node {} at sample {} is late (LO generated up to {}); "
-                           "it takes effect at the next sample",
-                           node, at, lo.generated);
-        lo.osc->schedule_retune(at, phase);
+                           "it takes effect at sample {}",
+                           node, at, lo.generated, effective);
+        }
+        lo.osc->schedule_retune(effective, phase);
         lo.fallback.reset();
     }
-    d_probe[node].reset();
+    d_nodes[node].retunes.emplace_back(effective, phase);
+    d_probe_stale[node] = 1;
     return phase;
 }
 
 std::vector<double> channel_hub_impl::lo_phase(int node, uint64_t start, size_t count)
 {
-    std::lock_guard<std::mutex> lock(d_mutex);
-    check_node(node, "lo_phase");
+    std::lock_guard<std::mutex> probe_lock(d_probe_mutex);
+    {
+        std::lock_guard<std::mutex> lock(d_mutex);
+        check_node(node, "lo_phase");
+        auto& probe = d_probe[node];
+        if (!probe || !d_frozen || d_probe_stale[node] || probe->position() > start) {
+            probe = make_oscillator_locked(node);
+            d_probe_stale[node] = 0;
+        }
+    }
+    // the replay runs without the hub's lock: streaming goes on meanwhile
     auto& probe = d_probe[node];
-    if (!probe || !d_frozen || probe->position() > start)
-        probe = make_oscillator_locked(node);
     std::vector<double> out(count);
     std::vector<double> skip(std::min<uint64_t>(65536, start - probe->position() + 1));
     while (probe->position() < start) {
@@ -859,12 +907,14 @@ channel_hub_impl::captured(int rx_node, int tx_node, int rx_antenna, uint64_t& s
     const uint64_t size = rx.capture_size;
     start = end > size ? end - size : 0;
     std::vector<gr_complex> out(end - start, gr_complex(0, 0));
+    // a node's own component: its self link (i, i) if any, plus under half
+    // duplex the leakage while it transmits
     for (size_t l = 0; l < rx.links.size(); l++) {
-        if (rx.links[l].tx != tx_node || rx.links[l].self_leak)
+        if (rx.links[l].tx != tx_node)
             continue;
         const auto& ring = rx.capture[l][rx_antenna];
         for (uint64_t n = start; n < end; n++)
-            out[n - start] = ring[n % size];
+            out[n - start] += ring[n % size];
     }
     return out;
 }
@@ -1278,6 +1328,8 @@ void channel_hub_impl::apply_link(rx_state& rx,
     const int64_t lo = link.oldest_needed(static_cast<int64_t>(n0));
     const int64_t hi = link.newest_needed(static_cast<int64_t>(n0 + m - 1));
     const size_t len = static_cast<size_t>(hi - lo + 1);
+    if (len > rx.window.size()) // sized at freeze for every link: cannot happen
+        throw std::logic_error("channel_hub: receive window too small for a link");
     fill_window(link.tx, ant, lo, len, written, rx.window.data());
     if (!link.sfo) {
         kernels::apply_link_fir(link.fir, rx.window.data(), y, m);
@@ -1414,6 +1466,26 @@ void channel_hub_impl::compute_rx_chunk(int node,
             for (size_t k = 0; k < m; k++)
                 if (rx.transmitting[k])
                     rx.acc[b][k] = leak * rx.link_acc[b][k];
+        }
+        if (capture) {
+            // the records say what was received: while transmitting, only the
+            // leakage (kept as the self-leak link's component), nothing else
+            for (size_t l = 0; l < rx.links.size(); l++) {
+                const bool leak_link = rx.links[l].self_leak;
+                for (int b = 0; b < nrx; b++) {
+                    auto& ring = rx.capture[l][b];
+                    const gr_complex g = leak_link ? self_leak->gain[b * nrx + b] * rx_gain[b]
+                                                   : gr_complex(0, 0);
+                    for (size_t k = 0; k < m; k++) {
+                        gr_complex& r = ring[(n0 + k) % rx.capture_size];
+                        if (rx.transmitting[k])
+                            r = leak_link ? g * rx.link_acc[b][k] * std::conj(rx.rot[k])
+                                          : gr_complex(0, 0);
+                        else if (leak_link)
+                            r = gr_complex(0, 0);
+                    }
+                }
+            }
         }
     }
 

@@ -278,7 +278,12 @@ private:
     std::vector<std::unique_ptr<lo_track>> d_lo;
     std::vector<tx_state> d_tx;
     std::vector<rx_state> d_rx;
-    std::vector<std::unique_ptr<kernels::oscillator>> d_probe; // ground truth
+    // Ground truth: one oscillator per node replaying its LO, used under
+    // d_probe_mutex only (taken before d_mutex), so that a long replay never
+    // holds the streams up; d_probe_stale (under d_mutex) asks for a new one.
+    std::mutex d_probe_mutex;
+    std::vector<std::unique_ptr<kernels::oscillator>> d_probe;
+    std::vector<uint8_t> d_probe_stale;
     std::vector<kernels::xoshiro256> d_retune_rng;
 };
 

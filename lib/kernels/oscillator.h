@@ -33,7 +33,8 @@ namespace kernels {
  * random after every retune); the new phase is given by the caller.
  *
  * The phase is accumulated in 64-bit fixed point (units of 2 pi / 2^64, so it
- * wraps by itself): the deterministic increment is exact to 2e-19 rad, each
+ * wraps by itself): the deterministic increment is 2 pi df / fs computed in
+ * double precision (relative error below 4e-16) rounded to 2 pi 2^-64, each
  * noise increment is rounded to 2 pi 2^-50 = 6e-15 rad, and integer sums are
  * associative, so the result depends only on the sample index, never on how
  * the stream is cut into blocks, and the running sum is a one-cycle chain

@@ -8,6 +8,7 @@ values; every error is a ValueError naming the argument and the value.
 """
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -17,17 +18,67 @@ from .cohere_python import channel_hub
 __all__ = ["make_testbed", "per_node", "run_flowgraph", "simulate"]
 
 
+def _real(name, value):
+    """A real number (int, float or a NumPy scalar) as float; ValueError naming
+    the argument and the value otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)) \
+            or isinstance(value, (complex, np.complexfloating)):
+        raise ValueError(f"{name}: expected a real number, got {value!r}")
+    return float(value)
+
+
+def _integer(name, value, lo=None, hi=None):
+    """An integer (int, a NumPy integer, or a float with an integral value) in
+    [lo, hi]; ValueError naming the argument and the value otherwise."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected an integer, got {value!r}")
+    if isinstance(value, (numbers.Integral, np.integer)):
+        out = int(value)
+    elif isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+        out = int(value)
+    else:
+        raise ValueError(f"{name}: expected an integer, got {value!r}")
+    if (lo is not None and out < lo) or (hi is not None and out > hi):
+        raise ValueError(f"{name}: must be in {lo}..{hi}, got {out}")
+    return out
+
+
+def _complexes(name, values):
+    """A scalar or a sequence of complex numbers as a list of complex."""
+    out = []
+    for v in np.atleast_1d(np.asarray(values, dtype=object)).ravel():
+        if isinstance(v, (str, bytes, bool, np.bool_)) or not isinstance(v, (numbers.Number,
+                                                                           np.number)):
+            raise ValueError(f"{name}: expected complex numbers, got {v!r}")
+        c = complex(v)
+        if not (math.isfinite(c.real) and math.isfinite(c.imag)):
+            raise ValueError(f"{name}: values must be finite, got {c!r}")
+        out.append(c)
+    return out
+
+
 def per_node(name, value, num_nodes, cast=float):
-    """Broadcast a scalar or check a per-node sequence; returns a list."""
+    """Broadcast a scalar or check a per-node sequence; returns a list.
+
+    cast: float (real numbers) or int (integers; integral floats accepted);
+    anything else is a ValueError naming the argument, the node and the value.
+    """
     if isinstance(value, (str, bytes)):
         raise ValueError(f"{name}: expected a number or {num_nodes} numbers, got {value!r}")
     if isinstance(value, (Sequence, np.ndarray)):
-        values = list(value)
+        values = list(np.asarray(value, dtype=object).ravel()) \
+            if isinstance(value, np.ndarray) else list(value)
         if len(values) != num_nodes:
             raise ValueError(
                 f"{name}: expected 1 or {num_nodes} values (one per node), got {len(values)}")
+        label = [f"{name}[{i}]" for i in range(num_nodes)]
     else:
         values = [value] * num_nodes
+        label = [name] * num_nodes
+    if cast is int:
+        return [_integer(label[i], v) for i, v in enumerate(values)]
+    if cast is float:
+        return [_real(label[i], v) for i, v in enumerate(values)]
     try:
         return [cast(v) for v in values]
     except (TypeError, ValueError) as exc:
@@ -39,7 +90,8 @@ def _pairs(name, value, num_nodes):
 
     Accepts a dict keyed by (tx, rx) or, for scalar-per-link values, an
     num_nodes x num_nodes array indexed [tx][rx] that must be symmetric (the air
-    is reciprocal).
+    is reciprocal). Of the array's diagonal, the non-zero entries are self
+    links (i, i) (loopback or leakage); the zeros are no entry.
     """
     if value is None:
         return {}
@@ -47,7 +99,7 @@ def _pairs(name, value, num_nodes):
         out = {}
         for key, entry in value.items():
             try:
-                tx, rx = (int(k) for k in key)
+                tx, rx = (_integer(name, k) for k in key)
             except (TypeError, ValueError):
                 raise ValueError(f"{name}: keys must be (tx, rx) pairs, got {key!r}") from None
             for node in (tx, rx):
@@ -55,13 +107,27 @@ def _pairs(name, value, num_nodes):
                     raise ValueError(f"{name}: unknown node {node} in key {key!r}")
             out[(tx, rx)] = entry
         return out
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value, dtype=complex)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a dict or a {num_nodes}x{num_nodes} matrix of "
+                         f"numbers, got {value!r}") from None
     if arr.shape != (num_nodes, num_nodes):
         raise ValueError(
             f"{name}: expected a dict or a {num_nodes}x{num_nodes} matrix, got shape {arr.shape}")
+    bad = np.argwhere(~np.isfinite(arr))
+    if len(bad):
+        i, j = bad[0]
+        raise ValueError(f"{name}: entry [{i}][{j}] must be finite, got {arr[i, j]!r}")
     if not np.allclose(arr, arr.T):
-        raise ValueError(f"{name}: the matrix must be symmetric (the air is reciprocal)")
-    return {(i, j): arr[i, j] for i in range(num_nodes) for j in range(i + 1, num_nodes)}
+        i, j = np.argwhere(~np.isclose(arr, arr.T))[0]
+        raise ValueError(f"{name}: the matrix must be symmetric (the air is reciprocal), got "
+                         f"{arr[i, j]!r} at [{i}][{j}] and {arr[j, i]!r} at [{j}][{i}]")
+    if not np.iscomplexobj(value) and np.all(arr.imag == 0):
+        arr = arr.real
+    out = {(i, j): arr[i, j] for i in range(num_nodes) for j in range(i + 1, num_nodes)}
+    out.update({(i, i): arr[i, i] for i in range(num_nodes) if arr[i, i] != 0})
+    return out
 
 
 def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
@@ -89,7 +155,10 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
         tx_gains, rx_gains: {node: [gain per antenna]} explicit chain gains;
             others are drawn with chain_gain_std_db / chain_phase_spread.
         link_gain: {(tx, rx): matrix nrx x ntx} or symmetric NxN array (1
-            antenna) of air gains; sets both directions (reciprocal).
+            antenna) of air gains; sets both directions (reciprocal). A self
+            link (i, i) (the array's non-zero diagonal entries) is loopback or
+            leakage between a node's own antennas; its matrix must be
+            symmetric.
         link_delay: {(tx, rx): samples} or symmetric NxN array or scalar.
         link_taps: {(tx, rx): (delays, gains)} extra multipath paths.
         positions: [(x, y), ...] in metres: enables log-distance path loss
@@ -110,14 +179,10 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
     Returns:
         the configured channel_hub.
     """
-    try:
-        num_nodes = int(num_nodes)
-    except (TypeError, ValueError):
-        raise ValueError(f"num_nodes: expected an integer, got {num_nodes!r}") from None
-    if not 1 <= num_nodes <= 64:
-        raise ValueError(f"num_nodes: must be in 1..64, got {num_nodes}")
+    num_nodes = _integer("num_nodes", num_nodes, 1, 64)
     ants = per_node("antennas", antennas, num_nodes, int)
-    hub = channel_hub(num_nodes, float(samp_rate), float(center_freq), int(seed), ants)
+    hub = channel_hub(num_nodes, _real("samp_rate", samp_rate), _real("center_freq", center_freq),
+                      _integer("seed", seed, 0, 2**64 - 1), ants)
 
     for node, v in enumerate(per_node("ppm", ppm, num_nodes)):
         hub.set_ppm(node, v)
@@ -129,51 +194,72 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
     hub.set_sfo_enabled(bool(sfo))
     for node, v in enumerate(per_node("noise_power", noise_power, num_nodes)):
         hub.set_noise_power(node, v)
-    hub.set_chain_gain_spread(float(chain_gain_std_db), float(chain_phase_spread))
+    hub.set_chain_gain_spread(_real("chain_gain_std_db", chain_gain_std_db),
+                              _real("chain_phase_spread", chain_phase_spread))
     for name, gains, setter in (("tx_gains", tx_gains, hub.set_tx_gains),
                                 ("rx_gains", rx_gains, hub.set_rx_gains)):
-        for node, g in (gains or {}).items():
-            setter(int(node), [complex(x) for x in np.atleast_1d(g)])
+        if gains is None:
+            continue
+        if not isinstance(gains, Mapping):
+            raise ValueError(f"{name}: expected {{node: [gain per antenna]}}, got {gains!r}")
+        for node, g in gains.items():
+            node = _integer(f"{name} node", node)
+            setter(node, _complexes(f"{name}[{node}]", g))
 
+    # checked even without positions, so that a bad value never goes unnoticed
+    hub.set_path_loss(_real("path_loss_exponent", path_loss_exponent),
+                      _real("ref_loss_db", ref_loss_db), _real("ref_distance", ref_distance),
+                      _real("shadowing_db", shadowing_db))
     if positions is not None:
-        pos = np.asarray(positions, dtype=float)
+        try:
+            pos = np.asarray(positions, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"positions: expected {num_nodes} (x, y) pairs of numbers, "
+                             f"got {positions!r}") from None
         if pos.shape != (num_nodes, 2):
             raise ValueError(f"positions: expected {num_nodes} (x, y) pairs, got shape {pos.shape}")
         hub.set_positions(list(pos[:, 0]), list(pos[:, 1]))
-        hub.set_path_loss(float(path_loss_exponent), float(ref_loss_db),
-                          float(ref_distance), float(shadowing_db))
     hub.set_rayleigh(bool(rayleigh))
 
     for (tx, rx), g in _pairs("link_gain", link_gain, num_nodes).items():
-        mat = np.atleast_2d(np.asarray(g, dtype=complex))
-        hub.set_link_gain(tx, rx, [complex(x) for x in mat.ravel()])
+        values = _complexes(f"link_gain[{(tx, rx)}]", g)
+        shape = (hub.num_antennas(rx), hub.num_antennas(tx))
+        if len(values) != shape[0] * shape[1]:
+            raise ValueError(f"link_gain[{(tx, rx)}]: expected a {shape[0]}x{shape[1]} matrix "
+                             f"(rx antennas x tx antennas), got {len(values)} values")
+        hub.set_link_gain(tx, rx, values)
     if link_delay is not None and np.isscalar(link_delay):
+        delay = _real("link_delay", link_delay)
         for i in range(num_nodes):
             for j in range(i + 1, num_nodes):
-                hub.set_link_delay(i, j, float(link_delay))
+                hub.set_link_delay(i, j, delay)
     else:
         for (tx, rx), d in _pairs("link_delay", link_delay, num_nodes).items():
-            hub.set_link_delay(tx, rx, float(d))
+            hub.set_link_delay(tx, rx, _real(f"link_delay[{(tx, rx)}]", d))
     for (tx, rx), entry in _pairs("link_taps", link_taps, num_nodes).items():
         try:
             delays, gains = entry
         except (TypeError, ValueError):
-            raise ValueError(f"link_taps[{(tx, rx)}]: expected (delays, gains)") from None
-        hub.set_link_taps(tx, rx, [float(d) for d in delays], [complex(g) for g in gains])
+            raise ValueError(f"link_taps[{(tx, rx)}]: expected (delays, gains), "
+                             f"got {entry!r}") from None
+        hub.set_link_taps(tx, rx,
+                          [_real(f"link_taps[{(tx, rx)}] delay", d) for d in np.atleast_1d(delays)],
+                          _complexes(f"link_taps[{(tx, rx)}] gains", gains))
 
     speeds = per_node("speed", speed, num_nodes)
     angles = per_node("angle", angle, num_nodes)
     for node in range(num_nodes):
         hub.set_velocity(node, speeds[node], angles[node])
-    hub.set_half_duplex(bool(half_duplex), float(leakage_db))
+    hub.set_half_duplex(bool(half_duplex), _real("leakage_db", leakage_db))
     for node, v in enumerate(per_node("latency", latency, num_nodes, int)):
         hub.set_latency(node, v)
     if buffer_size is not None:
-        hub.set_buffer_size(int(buffer_size))
+        hub.set_buffer_size(_integer("buffer_size", buffer_size, 1, 2**62))
     if capture is not None:
         requests = capture if isinstance(capture, Mapping) else {n: 1_000_000 for n in capture}
         for node, size in requests.items():
-            hub.enable_capture(int(node), int(size))
+            hub.enable_capture(_integer("capture node", node),
+                               _integer(f"capture[{node}]", size, 1, 2**62))
     return hub
 
 

@@ -378,6 +378,27 @@ BAD_CONFIGS = [
     (dict(buffer_size=10), "buffer_size"),
     (dict(buffer_size=8192), "buffer_size"),  # below two chunks and a window
     (dict(speed=-1.0), "speed"),
+    (dict(num_nodes=2.7), "num_nodes"),
+    (dict(num_nodes="3"), "num_nodes"),
+    (dict(samp_rate="abc"), "samp_rate"),
+    (dict(center_freq=None), "center_freq"),
+    (dict(seed=-1), "seed"),
+    (dict(seed=1.5), "seed"),
+    (dict(antennas=1.5), "antennas"),
+    (dict(ppm=1 + 2j), "ppm"),
+    (dict(latency=2.5), "latency"),
+    (dict(buffer_size=20000.7), "buffer_size"),
+    (dict(capture={0: 1.5}), "capture"),
+    (dict(tx_gains={0: [float("nan")]}), "tx_gains.*nan"),
+    (dict(rx_gains="abc"), "rx_gains"),
+    (dict(link_gain={(0, 1): float("inf")}), "link_gain.*inf"),
+    (dict(link_gain=[[0, float("nan")], [float("nan"), 0]]), "link_gain.*nan"),
+    (dict(link_gain={(0, 1): [1, 2]}), "link_gain.*1x1"),
+    (dict(link_delay={(0, 1): "x"}), "link_delay"),
+    (dict(link_taps={(0, 1): ([3.0], [float("nan")])}), "link_taps.*nan"),
+    (dict(link_taps={(0, 1): ([3.0], [complex("inf")])}), "link_taps.*inf"),
+    (dict(path_loss_exponent=float("nan")), "path loss exponent"),  # no positions
+    (dict(positions=[(0, 0), (float("nan"), 1)]), "position of node 1.*nan"),
 ]
 
 
@@ -506,3 +527,149 @@ def test_configuration_failing_at_start_ends_the_flowgraph():
     threading.Thread(target=run, daemon=True).start()
     assert done.wait(10.0), "the flowgraph did not end"
     assert all(len(v.data()) == 0 for v in sinks)
+
+
+def _pulse_arrival_gain(y, expect, half=16):
+    """Sum of the received samples around an expected arrival: the DC gain of
+    the link's interpolator (windowed sinc, 2 * half taps) times the path gain."""
+    lo = int(math.floor(expect)) - half
+    return np.sum(y[lo:lo + 2 * half + 2])
+
+
+@pytest.mark.parametrize("tap", [37.41, 1000.0])
+def test_sfo_with_a_far_multipath_tap(tap):
+    """SFO on and a second path `tap` samples behind the direct one: each pulse
+    arrives at (m / (1 + e0) + D_p)(1 + e1) on both paths with the configured
+    gains (1 and 0.5), and nothing arrives anywhere else. The receive window
+    of a resampled link holds the paths' spread (it once held only the
+    interpolator's 32 taps, and a far tap wrote past it)."""
+    e0, e1, n, period = 10e-6, -10e-6, 40000, 5000
+    hub = unit_testbed(2, ppm=[10.0, -10.0], sfo=True, link_taps={(0, 1): ([tap], [0.5])})
+    x = np.zeros(n, np.complex64)
+    x[1000::period] = 1.0
+    y = cohere.simulate(hub, {0: x}, n, rx_nodes=[1])[1][0].astype(complex)
+    y *= np.exp(-2j * np.pi * 20e-6 * FC / FS * np.arange(n))  # the CFO's rotation
+    seen = np.zeros(n, bool)
+    for m in range(1000, n, period):
+        for d, g in ((0.0, 1.0), (tap, 0.5)):
+            expect = (m / (1 + e0) + d) * (1 + e1)
+            if expect + 20 > n:
+                continue
+            # magnitude: a delayed path also carries the TX LO's phase over
+            # its delay. The 1024-phase table's DC gain is 1 within 1e-3 (the
+            # rest is the CFO's rotation across the 34 summed samples)
+            assert abs(abs(_pulse_arrival_gain(y, expect)) - g) < 1e-2, (m, d)
+            seen[int(expect) - 20:int(expect) + 20] = True
+    assert np.max(np.abs(y[~seen])) < 1e-6
+
+
+def test_sfo_equal_clocks_scale_the_delay():
+    """With SFO on and equal offsets e on both nodes, the model's index map
+    (n / (1 + e) - D)(1 + e) = m is a fixed delay D (1 + e): 500 ppm and
+    D = 2000 put the pulse 2001 samples after it was sent."""
+    n = 6000
+    hub = unit_testbed(2, ppm=500.0, sfo=True, link_delay=2000.0)
+    x = np.zeros(n, np.complex64)
+    x[3000] = 1.0
+    y = cohere.simulate(hub, {0: x}, n, rx_nodes=[1])[1][0]
+    assert np.argmax(np.abs(y)) == 5001 and abs(y[5001]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_self_link_between_a_nodes_antennas():
+    """A self link maps a node's TX antennas to its own RX antennas as given;
+    being its own reverse it must be symmetric (the air is reciprocal)."""
+    n = 200
+    a = [[0.0, 0.3], [0.3, 0.0]]
+    hub = unit_testbed(1, antennas=2, link_gain={(0, 0): a})
+    assert np.allclose(hub.link_gain(0, 0), np.ravel(a))
+    x = np.zeros((2, n), np.complex64)
+    x[1, 50] = 1.0  # antenna 1 only
+    y = cohere.simulate(hub, {0: x}, n)[0]
+    assert y[0, 50] == pytest.approx(0.3, abs=1e-6) and np.max(np.abs(y[1])) < 1e-7
+    with pytest.raises(ValueError, match="symmetric"):
+        unit_testbed(1, antennas=2, link_gain={(0, 0): [[0.0, 1.0], [0.0, 0.0]]})
+
+
+def test_link_matrix_diagonal_is_a_self_link():
+    """A non-zero diagonal entry of the N x N link_gain matrix is the node's
+    self link (the dict form {(i, i): g} says the same); zeros are none."""
+    hub = unit_testbed(2, link_gain=[[0.5, 1.0], [1.0, 0.0]])
+    assert hub.link_gain(0, 0) == [0.5] and hub.link_gain(1, 1) == [0]
+    x = np.zeros(100, np.complex64)
+    x[10] = 1.0
+    y = cohere.simulate(hub, {0: x}, 100, rx_nodes=[0])[0][0]
+    assert y[10] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_half_duplex_captures_are_what_was_received():
+    """Under half duplex the recorded components still add up to the received
+    signal: while the receiver transmits, the others' components are zero and
+    its own component is its leakage."""
+    n = 4000
+    hub = unit_testbed(2, half_duplex=True, leakage_db=-40.0, capture={1: n})
+    x0 = np.ones(n, np.complex64)
+    x1 = np.zeros(n, np.complex64)
+    x1[1000:2000] = 0.5
+    rx = cohere.simulate(hub, {0: x0, 1: x1}, n, rx_nodes=[1])[1][0]
+    _, c0 = hub.captured(1, 0)
+    _, c1 = hub.captured(1, 1)
+    assert np.max(np.abs(c0 + c1 - rx)) < 1e-6
+    assert np.all(c0[1000:2000] == 0) and np.allclose(c1[1000:2000], 0.005, atol=1e-7)
+    assert np.allclose(c0[:1000], 1.0, atol=1e-6) and np.all(c1[:1000] == 0)
+
+
+def test_late_retune_ground_truth_matches_the_stream():
+    """A retune asked for a sample the LO has already generated takes effect at
+    the next generated sample, and the ground truth says so: lo_phase agrees
+    with what was received, before and after."""
+    n = 3000
+    hub = unit_testbed(2)
+    rx = cohere.simulate(hub, {0: np.ones(n)}, n, rx_nodes=[1])[1][0].astype(complex)
+    before = hub.lo_phase(0, 0, n)
+    new_phase = hub.retune(0, 100)  # late: every sample up to n has streamed
+    after = hub.lo_phase(0, 0, n)
+    assert np.array_equal(before, after)
+    assert np.allclose(np.angle(rx * np.exp(-1j * after)), 0, atol=1e-6)
+    generated = int(np.flatnonzero(hub.lo_phase(0, n, 200000) == new_phase)[0]) + n
+    assert generated >= n
+
+
+def test_ground_truth_replay_does_not_stall_streaming():
+    """lo_phase for a far sample replays the LO without the hub's lock: the
+    receivers keep streaming meanwhile and stopping stays prompt."""
+    hub = unit_testbed(2, phase_noise=1e-20)
+    tb = gr.top_block()
+    tb.connect(analog.sig_source_c(FS, analog.GR_CONST_WAVE, 0, 1.0),
+               cohere.virtual_radio_sink_c(hub, 0))
+    src = cohere.virtual_radio_source_c(hub, 1)
+    tb.connect(src, blocks.null_sink(gr.sizeof_gr_complex))
+    done = threading.Event()
+
+    def replay():
+        hub.lo_phase(0, 400_000_000, 1)  # about 1 s (2.4 ns per sample)
+        done.set()
+
+    tb.start()
+    try:
+        while src.nitems_written(0) == 0:
+            time.sleep(0.01)
+        thread = threading.Thread(target=replay)
+        thread.start()
+        time.sleep(0.05)
+        # the block's own counter: reading it never waits for the hub
+        p0 = src.nitems_written(0)
+        time.sleep(0.3)
+        p1 = src.nitems_written(0)
+        replaying = not done.is_set()
+        t0 = time.monotonic()
+    finally:
+        tb.stop()
+        tb.wait()
+    stop_time = time.monotonic() - t0
+    thread.join()
+    if replaying:
+        # more than a few chunks (4096) and buffers (32768): the receiver
+        # streamed while the replay ran (it produced none when the replay
+        # held the lock), and stop() kept its 1 s promise
+        assert p1 - p0 > 100_000
+        assert stop_time < 1.0

@@ -134,6 +134,8 @@ public:
     /*!
      * \brief Explicit air gain from \p tx to \p rx: row-major matrix of
      * num_antennas(rx) x num_antennas(tx). Also sets rx -> tx to its transpose.
+     * A self link (tx == rx: loopback or leakage between a node's antennas) is
+     * its own reverse, so it must be symmetric. Non-finite values raise.
      */
     virtual void set_link_gain(int tx, int rx, const std::vector<gr_complex>& gain) = 0;
     //! Propagation delay in samples (>= 0, fractional allowed), both directions.
@@ -178,13 +180,21 @@ public:
     // ----- runtime -------------------------------------------------------------
     /*!
      * \brief Retune node \p node: its LO phase becomes a new random phase at
-     * sample \p at (for both its TX and RX). Call before that sample streams.
+     * sample \p at (for both its TX and RX). Call before that sample streams:
+     * a late retune (the LO already generated past \p at) is logged and takes
+     * effect at the next sample the LO generates, where the ground truth also
+     * records it.
      * \return the new phase (rad)
      */
     virtual double retune(int node, uint64_t at) = 0;
 
     // ----- ground truth -----------------------------------------------------------
-    //! True LO phase phi_node[n] (rad, wrapped) for n = start .. start + count - 1.
+    /*!
+     * \brief True LO phase phi_node[n] (rad, wrapped) for n = start .. start +
+     * count - 1. Replays the node's oscillator (about 2.4 ns per sample from
+     * the last query's end, or from 0 when going back) without holding the
+     * streams up.
+     */
     virtual std::vector<double> lo_phase(int node, uint64_t start, size_t count) = 0;
     //! True LO frequency offset of \p node (Hz).
     virtual double lo_frequency(int node) const = 0;
@@ -200,6 +210,11 @@ public:
     virtual void enable_capture(int rx_node, size_t max_samples) = 0;
     /*!
      * \brief The recorded component of \p tx_node at \p rx_node's antenna.
+     *
+     * The components of all transmitters add up to the noise-free received
+     * signal. Under half duplex, while \p rx_node transmits, the others'
+     * components are zero and its own (\p tx_node == \p rx_node) is its
+     * leakage.
      * \param start set to the RX sample index of the first returned sample
      */
     virtual std::vector<gr_complex>

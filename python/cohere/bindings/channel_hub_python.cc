@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(channel_hub.h) */
-/* BINDTOOL_HEADER_FILE_HASH(0ad66dd63a0cc139cfdd2e78ef1959a4) */
+/* BINDTOOL_HEADER_FILE_HASH(e7f2c45a63de99bb373c06285eaa05ef) */
 
 #include <pybind11/complex.h>
 #include <pybind11/numpy.h>
