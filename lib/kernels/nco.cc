@@ -33,6 +33,15 @@ void check_finite(const char* what, double v)
 }
 } // namespace
 
+// The per-sample phase step 2 pi f / fs wrapped. The frequency is first
+// reduced modulo fs (fmod is exact), so a frequency many times fs keeps the
+// step's full relative precision instead of the rounding of a large angle,
+// which would accumulate sample after sample.
+double step_of(double frequency, double fs)
+{
+    return wrap_phase(2.0 * M_PI * std::fmod(frequency, fs) / fs);
+}
+
 double reduced_phase(double omega, uint64_t m)
 {
     if (m == 0)
@@ -65,7 +74,7 @@ nco::nco(double samp_rate, double frequency, double phase)
     check_finite("phase", phase);
     check_finite("2 pi frequency / samp_rate", 2.0 * M_PI * frequency / samp_rate);
     d_freq = frequency;
-    d_omega = wrap_phase(2.0 * M_PI * frequency / d_fs);
+    d_omega = step_of(frequency, d_fs);
     d_anchor_phase = wrap_phase(phase);
     rebuild_table();
 }
@@ -97,7 +106,7 @@ void nco::set_frequency(double frequency)
     d_anchor_phase = phase_at(d_pos);
     d_anchor = d_pos;
     d_freq = frequency;
-    const double omega = wrap_phase(2.0 * M_PI * frequency / d_fs);
+    const double omega = step_of(frequency, d_fs);
     if (omega != d_omega) {
         d_omega = omega;
         rebuild_table();

@@ -84,6 +84,19 @@ def test_block_matches_double_reference():
     assert rot.phase() == pytest.approx(wrap(omega * n), abs=1e-9)
 
 
+def test_cfo_many_times_fs_aliases_without_drift():
+    """A CFO of k fs + f aliases to f: the phase step is reduced modulo fs
+    before it is formed (fmod is exact), so the output equals the one for f bit
+    for bit (the step of a large angle used to carry its rounding, 1.5e-12 rad
+    per sample at 3000 fs, and drifted past the bound within 1e6 samples)."""
+    n, f = 300_000, 1234.5
+    x = np.ones(n, np.complex64)
+    ref, _ = run(cohere.cfo_derotator_cc(FS, f), x)
+    for k in (1, -7, 3000):
+        y, _ = run(cohere.cfo_derotator_cc(FS, k * FS + f), x)
+        assert np.array_equal(y, ref), k
+
+
 def test_sign_convention_removes_received_cfo():
     """A signal received with CFO +f and phase phi, exp(+j(2 pi f n/fs + phi)),
     comes out as 1 with cfo = f and a `phase` = phi command at time 0: the
