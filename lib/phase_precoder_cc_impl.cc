@@ -177,29 +177,26 @@ int phase_precoder_cc_impl::work(int noutput_items,
     const uint64_t start = nitems_read(0);
     const uint64_t end = start + static_cast<uint64_t>(noutput_items);
 
-    // commands carried by `phase_cmd` tags: in band, so never late
-    get_tags_in_window(d_tags, 0, 0, static_cast<uint64_t>(noutput_items), d_phase_cmd_key);
-    for (const auto& t : d_tags) {
-        command c;
-        const std::string why = parse(t.value, c);
-        if (!why.empty())
-            drop("phase_cmd tag at sample " + std::to_string(t.offset) + ": " + why, t.value, true);
-        else if (!d_commands.push(t.offset, c))
-            drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
-                 t.value,
-                 true);
-    }
-
     d_commands.drop_late(start, [&](const kernels::timed_queue<command>::entry& e) {
         drop("time " + std::to_string(e.time) + " passed before the command could be applied",
              pmt::from_uint64(e.time),
              true);
     });
+    // commands carried by `phase_cmd` tags: in band, so never late, and
+    // applied straight from the tags (never through the bounded message
+    // queue, so any number of them per call is the same)
+    get_tags_in_window(d_tags, 0, 0, static_cast<uint64_t>(noutput_items), d_phase_cmd_key);
+    std::stable_sort(d_tags.begin(), d_tags.end(), gr::tag_t::offset_compare);
 
+    size_t ti = 0;
     uint64_t pos = start;
     uint64_t due = 0;
     while (pos < end) {
-        const uint64_t next = d_commands.next_due(pos, due) ? std::min(due, end) : end;
+        uint64_t next = end;
+        if (d_commands.next_due(pos, due))
+            next = std::min(next, due);
+        if (ti < d_tags.size())
+            next = std::min(next, std::max<uint64_t>(d_tags[ti].offset, pos));
         if (next > pos) {
             // element-wise without fused multiply-add: the output does not
             // depend on how the scheduler cuts the stream (a SIMD kernel with
@@ -208,8 +205,26 @@ int phase_precoder_cc_impl::work(int noutput_items,
             pos = next;
             continue;
         }
-        while (d_commands.next_due(pos, due) && due == pos)
+        // messages due at pos, then the tags at pos; one tag for the result
+        bool changed = false;
+        while (d_commands.next_due(pos, due) && due == pos) {
             apply(d_commands.pop());
+            changed = true;
+        }
+        for (; ti < d_tags.size() && d_tags[ti].offset <= pos; ti++) {
+            command c;
+            const std::string why = parse(d_tags[ti].value, c);
+            if (!why.empty()) {
+                drop("phase_cmd tag at sample " + std::to_string(d_tags[ti].offset) + ": " + why,
+                     d_tags[ti].value,
+                     true);
+                continue;
+            }
+            apply(c);
+            changed = true;
+        }
+        if (!changed)
+            continue;
         pmt::pmt_t v = pmt::make_dict();
         v = pmt::dict_add(v, d_phase_key, pmt::from_double(d_phase));
         v = pmt::dict_add(v,

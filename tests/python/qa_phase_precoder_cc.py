@@ -89,6 +89,26 @@ def test_phase_cmd_tags_land_bit_exactly():
         assert blk.commands_applied() == 4 and blk.commands_dropped() == 1
 
 
+def test_a_phase_cmd_tag_on_every_sample():
+    """Phase-coded pilots change the phase on every chip: 20000 `phase_cmd`
+    tags, one per sample, all apply whatever the work-call size (they once went
+    through the 1024-entry message queue and most were dropped as 'queue
+    full' when a call held more than 1024)."""
+    from gnuradio import gr
+
+    n = 20000
+    phases = np.random.default_rng(0).uniform(-np.pi, np.pi, n)
+    tags = [gr.tag_utils.python_to_tag((k, pmt.intern("phase_cmd"), cmd(phase=float(p)),
+                                        pmt.intern("test"))) for k, p in enumerate(phases)]
+    want = np.array([const(1.0, p) for p in phases], np.complex64)
+    for max_items in (None, 256):
+        blk = cohere.phase_precoder_cc()
+        y, out_tags = stream_through(blk, np.ones(n), tags=tags, max_items=max_items)
+        assert np.array_equal(y, want)
+        assert blk.commands_applied() == n and blk.commands_dropped() == 0
+        assert len(out_tags["phase_applied"]) == n
+
+
 def test_complex_gain_and_random_input():
     """A complex gain multiplies as g exp(j theta); random input within one
     complex64 product (1.4e-7 relative). The tag reports a complex gain."""

@@ -30,7 +30,8 @@ namespace cohere {
  * A field that is absent keeps its value. Messages that are not a dict, have
  * fields of the wrong type, non-finite values, neither `phase` nor `gain`, or
  * a `time` already processed, are logged with the reason and dropped
- * (commands_dropped()); at most 1024 commands are pending.
+ * (commands_dropped()); at most 1024 timed messages are pending (tags do
+ * not count: any number of them apply).
  *
  * Stream tag consumed: `phase_cmd` on an input sample, a dict with `phase`
  * and/or `gain` as above, applies at exactly that sample. Being in band, it

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(phase_precoder_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(7631db208c89d3eb26f6740cbf0671a8) */
+/* BINDTOOL_HEADER_FILE_HASH(fed587804a476af2565bcf4506feef57) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
