@@ -76,8 +76,15 @@ preamble_detector_cc_impl::track::track(const std::vector<gr_complex>& p,
       fit(p),
       norm2(static_cast<float>(fit.norm2())),
       span(fit.span()),
-      // holdoff N + span: the sidelobes of a periodic preamble reach span past its start
-      picker(p.size(), p.size() + fit.span(), threshold),
+      // Periodic: window N, holdoff N + span (the sidelobes of a periodic
+      // preamble reach span past its start). Aperiodic: N - 1 for both, so
+      // that occurrences N apart (back to back) stay apart even when their
+      // fractional starts put the integer peaks N - 1 apart; the window
+      // starting N - 1 after a peak overlaps its preamble by about one
+      // sample, a metric near 1 / N, far below any default threshold.
+      picker(fit.span() > 0 ? p.size() : std::max<size_t>(p.size() - 1, 1),
+             fit.span() > 0 ? p.size() + fit.span() : std::max<size_t>(p.size() - 1, 1),
+             threshold),
       default_threshold(kernels::preamble_fit::default_threshold(p.size(), k_pfa, k_floor))
 {
 }
@@ -365,7 +372,8 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
         }
         done++;
         // two sidelobes of one periodic preamble can land on the same start
-        if (t.have_last && start < t.last_start + static_cast<int64_t>(t.len))
+        // (aperiodic peaks are already W = N - 1 apart: the picker's holdoff)
+        if (t.span > 0 && t.have_last && start < t.last_start + static_cast<int64_t>(t.len))
             continue;
         t.have_last = true;
         t.last_start = start;

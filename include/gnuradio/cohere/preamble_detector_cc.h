@@ -40,9 +40,11 @@ namespace cohere {
  * Searching K preambles gives up to K times the per-preamble rate.
  *
  * When the metric of preamble i crosses its threshold at n1, a window opens
- * that closes N samples after its latest maximum (at most 2 N after n1); the
+ * that closes W samples after its latest maximum (at most 2 W after n1); the
  * maximum is the detection (one per occurrence), and crossings before
- * peak + N are ignored. Correlation by overlap-save FFTs (gr::fft); the
+ * peak + W are ignored. W = N - 1 (N for a periodic preamble, below): two
+ * occurrences back to back, N apart, have integer peaks N - 1 apart when
+ * their fractional starts round apart, and are still two detections. Correlation by overlap-save FFTs (gr::fft); the
  * window energy (a double-precision sum) only where the metric can exceed
  * the threshold, which an exact screen finds from the energies of fixed
  * blocks of samples (a lower bound of every window's energy that never drops
