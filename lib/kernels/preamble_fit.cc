@@ -5,9 +5,12 @@
  */
 
 #include "preamble_fit.h"
+#include <gnuradio/fft/fft.h>
+#include <fftw3.h>
 #include <volk/volk.h>
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -32,12 +35,123 @@ const std::vector<gr_complex>& checked_preamble(const std::vector<gr_complex>& p
 }
 } // namespace
 
+// Convolution of p with the sinc taps that reach the window [0, N): output k
+// needs taps k - m in -(N - 1) .. N - 1, so a circular convolution of
+// M >= 3 N - 2 points gives outputs 0 .. N - 1 exactly.
+struct preamble_fit::convolver {
+    size_t n = 0, len = 0;
+    std::vector<cd> pspec; // FFT of zero-padded p, divided by len
+    fftw_complex* buf = nullptr;
+    fftw_plan fwd = nullptr, inv = nullptr;
+
+    explicit convolver(const std::vector<gr_complex>& p) : n(p.size()), len(1)
+    {
+        while (len < 3 * n - 2)
+            len *= 2;
+        buf = fftw_alloc_complex(len);
+        if (!buf)
+            throw std::bad_alloc();
+        {
+            // FFTW's planner is not thread-safe: gr::fft's mutex guards every
+            // planner call of the process (ESTIMATE leaves the array alone)
+            std::lock_guard<std::mutex> lock(gr::fft::planner::mutex());
+            fwd = fftw_plan_dft_1d(static_cast<int>(len), buf, buf, FFTW_FORWARD, FFTW_ESTIMATE);
+            inv = fftw_plan_dft_1d(static_cast<int>(len), buf, buf, FFTW_BACKWARD, FFTW_ESTIMATE);
+        }
+        if (!fwd || !inv) {
+            release();
+            throw std::runtime_error("preamble_fit: FFTW could not plan " + std::to_string(len) +
+                                     "-point FFTs");
+        }
+        cd* b = reinterpret_cast<cd*>(buf);
+        std::fill(b, b + len, cd(0.0, 0.0));
+        for (size_t k = 0; k < n; k++)
+            b[k] = cd(p[k]);
+        fftw_execute(fwd);
+        pspec.assign(b, b + len);
+        for (auto& v : pspec)
+            v /= static_cast<double>(len);
+    }
+    ~convolver() { release(); }
+    convolver(const convolver&) = delete;
+    convolver& operator=(const convolver&) = delete;
+
+    void release()
+    {
+        std::lock_guard<std::mutex> lock(gr::fft::planner::mutex());
+        if (fwd)
+            fftw_destroy_plan(fwd);
+        if (inv)
+            fftw_destroy_plan(inv);
+        fftw_free(buf);
+        fwd = inv = nullptr;
+        buf = nullptr;
+    }
+
+    // p_delta on the window, in buf[0 .. n-1]; false for delta = 0 (p itself)
+    bool delayed(double delta)
+    {
+        if (delta == 0.0) // sinc(t) is the unit impulse
+            return false;
+        cd* b = reinterpret_cast<cd*>(buf);
+        std::fill(b, b + len, cd(0.0, 0.0));
+        // sinc(t - delta) = (-1)^t sin(-pi delta) / (pi (t - delta)) for integer t
+        const double s = std::sin(-M_PI * delta) / M_PI;
+        const long nn = static_cast<long>(n);
+        for (long t = -(nn - 1); t <= nn - 1; t++) {
+            const double d = static_cast<double>(t) - delta;
+            const double h = d == 0.0 ? 1.0 : ((t & 1) ? -s : s) / d;
+            b[t >= 0 ? static_cast<size_t>(t) : len - static_cast<size_t>(-t)] = cd(h, 0.0);
+        }
+        fftw_execute(fwd);
+        for (size_t k = 0; k < len; k++)
+            b[k] *= pspec[k];
+        fftw_execute(inv);
+        return true;
+    }
+};
+
+preamble_fit::~preamble_fit() = default;
+preamble_fit::preamble_fit(preamble_fit&&) noexcept = default;
+
+double preamble_fit::window_energy(double delta) const
+{
+    if (!d_conv->delayed(delta))
+        return d_norm2;
+    const cd* b = reinterpret_cast<const cd*>(d_conv->buf);
+    double e = 0.0;
+    for (size_t k = 0; k < d_p.size(); k++)
+        e += std::norm(b[k]);
+    return e;
+}
+
+double preamble_fit::window_residual(const gr_complex* y, double delta, double energy) const
+{
+    // least-squares projection of the window's samples on p_delta there
+    const size_t n = d_p.size();
+    cd corr(0.0, 0.0);
+    double e_in = 0.0;
+    if (d_conv->delayed(delta)) {
+        const cd* b = reinterpret_cast<const cd*>(d_conv->buf);
+        for (size_t k = 0; k < n; k++) {
+            corr += cd(y[k]) * std::conj(b[k]);
+            e_in += std::norm(b[k]);
+        }
+    } else {
+        for (size_t k = 0; k < n; k++)
+            corr += cd(y[k]) * std::conj(cd(d_p[k]));
+        e_in = d_norm2;
+    }
+    return e_in > 0.0 ? energy - std::norm(corr) / e_in : energy;
+}
+
 preamble_fit::preamble_fit(const std::vector<gr_complex>& p, int period)
     : d_p(checked_preamble(p)),
       d_norm2(0.0),
       d_period(0),
       d_half((k_lags + 1) * k_grid),
-      d_scratch(p.size() + 2 * k_lags)
+      d_scratch(p.size() + 2 * k_lags),
+      d_conv(std::make_unique<convolver>(d_p))
 {
     const size_t n = d_p.size();
     for (size_t k = 0; k < n; k++)
@@ -212,8 +326,10 @@ sync_fit preamble_fit::fit(const gr_complex* x) const
 
     const double s = std::norm(out.alpha) * d_norm2;
     out.metric = energy > 0.0 ? std::min(s / energy, 1.0) : 0.0;
+    // the noise from what the fitted signal leaves of the window's energy
     const double floor = energy * 1e-12 + 1e-300;
-    const double noise = std::max((energy - s) / static_cast<double>(n - 1), floor);
+    const double noise =
+        std::max(window_residual(y + k_lags, delta, energy) / static_cast<double>(n - 1), floor);
     out.snr = std::max((s - noise) / (static_cast<double>(n) * noise), 1e-30);
     return out;
 }

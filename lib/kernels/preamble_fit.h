@@ -11,6 +11,7 @@
 #include <gnuradio/gr_complex.h>
 #include <complex>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 namespace gr {
@@ -65,9 +66,16 @@ struct sync_fit {
  * that arg(alpha) is the carrier phase at the start and the received phase
  * at sample n is arg(alpha) + 2 pi f (n - start).
  *
- * SNR: with S = |alpha|^2 ||p||^2 (signal energy plus one noise sample, in
- * expectation) and E the window energy, the noise power is
- * (E - S) / (N - 1) and SNR = (S - noise) / (N noise).
+ * SNR: the noise power is what the least-squares fit of the delayed preamble
+ * on the window leaves of its energy E, (E - |<y, p_delta>|^2 / E_in(delta))
+ * / (N - 1), with p_delta[k] = sum_m p[m] sinc(k - m - delta) on the window
+ * [0, N) and E_in(delta) its energy there; SNR = (|alpha|^2 ||p||^2 - noise)
+ * / (N noise). For an integer delay p_delta = p; a fractional delay spreads
+ * about sin^2(pi delta) ln(N) / pi^2 sample energies of the preamble outside
+ * the window (with |alpha|^2 ||p||^2 as the window's signal energy, the
+ * residual went negative from about 30 dB SNR on). p_delta is computed
+ * exactly per fit: the convolution with the 2 N - 1 sinc taps that reach the
+ * window, by FFTs of 2^ceil(log2(3 N - 2)) points in double precision.
  *
  * CFO: if p repeats with period L (p[k + L] = p[k] for k < N - L), the
  * frequency is arg(sum_{k < N-L} conj(x[k]) x[k + L]) / (2 pi L) cycles per
@@ -97,6 +105,19 @@ public:
      *         energy, or period is not in -1 .. N / 2
      */
     explicit preamble_fit(const std::vector<gr_complex>& p, int period = -1);
+    ~preamble_fit();
+    preamble_fit(preamble_fit&&) noexcept;
+    preamble_fit(const preamble_fit&) = delete;
+    preamble_fit& operator=(const preamble_fit&) = delete;
+    preamble_fit& operator=(preamble_fit&&) = delete;
+
+    //! E_in(delta): energy of p delayed by delta (band-limited) inside [0, N).
+    double window_energy(double delta) const;
+    /*!
+     * \brief What the least-squares fit of alpha p_delta leaves of the energy
+     * of y[0 .. N-1]: energy - |<y, p_delta>|^2 / E_in(delta).
+     */
+    double window_residual(const gr_complex* y, double delta, double energy) const;
 
     size_t length() const { return d_p.size(); }
     //! ||p||^2
@@ -156,6 +177,8 @@ private:
     std::vector<std::complex<double>> d_table;  // R(i / k_grid), |i| <= d_half
     std::vector<double> d_den;                  // sum_m |R(m - j / k_grid)|^2, |j| <= k_grid
     mutable std::vector<gr_complex> d_scratch;  // derotated samples
+    struct convolver;                           // FFT plans and buffers of window_energy()
+    std::unique_ptr<convolver> d_conv;
 };
 
 } // namespace kernels

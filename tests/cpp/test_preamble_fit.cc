@@ -134,6 +134,37 @@ BOOST_AUTO_TEST_CASE(snr_estimate)
 }
 
 // CFO from two identical halves: arg(sum conj(x[k]) x[k + L]) / (2 pi L).
+BOOST_AUTO_TEST_CASE(window_energy_and_residual)
+{
+    // E_in(delta) = sum_{k < N} |sum_m p[m] sinc(k - m - delta)|^2 against the
+    // direct double sum, for odd and even N and delays of either sign; the
+    // residual of y = 2 p_delta on the window is 0 (FFT rounding: 1e-12)
+    for (int n : { 37, 64 }) {
+        const auto p = band_limited(n, 5u + static_cast<unsigned>(n));
+        preamble_fit f(p, 0);
+        BOOST_CHECK_EQUAL(f.window_energy(0.0), f.norm2());
+        for (double delta : { 0.5, -0.3, 0.9 }) {
+            std::vector<gr_complex> y(static_cast<size_t>(n));
+            double direct = 0.0;
+            for (int k = 0; k < n; k++) {
+                cd v(0.0, 0.0);
+                for (int m = 0; m < n; m++) {
+                    const double t = k - m - delta;
+                    v += cd(p[static_cast<size_t>(m)]) * (std::sin(M_PI * t) / (M_PI * t));
+                }
+                direct += std::norm(v);
+                y[static_cast<size_t>(k)] = gr_complex(2.0 * v);
+            }
+            BOOST_CHECK_CLOSE(f.window_energy(delta), direct, 1e-9);
+            BOOST_CHECK(direct < f.norm2()); // part of it spread outside the window
+            double e = 0.0;
+            for (const auto& v : y)
+                e += std::norm(cd(v));
+            BOOST_CHECK_SMALL(f.window_residual(y.data(), delta, e) / e, 1e-7); // complex64 y
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(cfo_from_halves)
 {
     std::mt19937 gen(9);
