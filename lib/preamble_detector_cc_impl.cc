@@ -5,6 +5,7 @@
  */
 
 #include "preamble_detector_cc_impl.h"
+#include <volk/volk.h>
 #include "kernels/detection_metric.h"
 #include <gnuradio/block_detail.h>
 #include <gnuradio/buffer_reader.h>
@@ -71,6 +72,8 @@ preamble_detector_cc_impl::track::track(const std::vector<gr_complex>& p,
                                         float threshold,
                                         size_t block)
     : len(p.size()),
+      p(p),
+      prestream(p.size() - 1),
       corr(kernels::make_correlator(p)),
       metric(p.size(), block, corr->block_outputs()),
       fit(p),
@@ -235,7 +238,7 @@ void preamble_detector_cc_impl::compact()
     for (const auto& t : d_tracks) {
         int64_t need = static_cast<int64_t>(t.next);
         if (t.picker.open())
-            need = std::min(need, static_cast<int64_t>(t.picker.pending_bound(t.next)));
+            need = std::min(need, static_cast<int64_t>(pending_start(t)));
         if (!t.waiting.empty())
             need = std::min(need, static_cast<int64_t>(t.waiting.front().index));
         keep = std::min(keep, need - static_cast<int64_t>(t.span) - k_pad);
@@ -307,8 +310,55 @@ void preamble_detector_cc_impl::ingest(const gr_complex* in, size_t n)
         analyse(d_tracks[i], i, false);
 }
 
+uint64_t preamble_detector_cc_impl::pending_start(const track& t)
+{
+    const uint64_t b = t.picker.pending_bound(t.next + t.len);
+    return b > t.len ? b - t.len : 0;
+}
+
+void preamble_detector_cc_impl::take_found(track& t)
+{
+    // a peak at a start before the stream (a preamble cut by the stream
+    // start) cannot be tagged: it only keeps its sidelobes from being taken
+    for (auto pk : d_found) {
+        if (pk.index < t.len)
+            continue;
+        pk.index -= t.len;
+        t.waiting.push_back(pk);
+    }
+}
+
+void preamble_detector_cc_impl::analyse_prestream(track& t)
+{
+    // Window starts s = -(len - 1) .. -1 overlap the stream by q = len + s
+    // samples: metric |sum_{k<q} x[k] conj(p[len - q + k])|^2 / (E_q ||p||^2),
+    // E_q = sum_{k<q} |x[k]|^2 (at most the overlap's share of ||p||^2, so it
+    // adds no false alarms). A preamble cut by the stream start peaks here,
+    // and its sidelobes after sample 0 fall in the picker's holdoff.
+    const size_t n = t.len;
+    const gr_complex* x = clean(0, n - 1); // zeros after the end of a short stream
+    double e = 0.0;
+    for (size_t q = 1; q < n; q++) {
+        e += std::norm(std::complex<double>(x[q - 1]));
+        gr_complex c;
+        volk_32fc_x2_conjugate_dot_prod_32fc(
+            &c, x, t.p.data() + (n - q), static_cast<unsigned int>(q));
+        const double m = e > 0.0 ? std::norm(std::complex<double>(c)) / (e * t.norm2) : 0.0;
+        t.prestream[q - 1] = static_cast<float>(std::min(m, 1.0));
+    }
+    d_found.clear();
+    t.picker.process(t.prestream.data(), n - 1, 1, d_found);
+    take_found(t);
+    t.prestream_done = true;
+}
+
 void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
 {
+    if (!t.prestream_done) {
+        if (d_ingested + 1 < t.len && !flushing)
+            return; // the first len - 1 samples are not all in yet
+        analyse_prestream(t);
+    }
     const size_t blk = t.corr->block_outputs();
     const size_t span = t.corr->input_span();
     for (;;) {
@@ -347,9 +397,8 @@ void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
         // an idle picker ignores a step that stays below its threshold
         if (t.picker.open() || above > 0) {
             d_found.clear();
-            t.picker.process(t.metric.metric(), cnt, t.next, d_found);
-            for (const auto& pk : d_found)
-                t.waiting.push_back(pk);
+            t.picker.process(t.metric.metric(), cnt, t.next + t.len, d_found);
+            take_found(t);
         }
         t.next += cnt;
     }
@@ -410,8 +459,10 @@ void preamble_detector_cc_impl::flush()
         auto& t = d_tracks[i];
         analyse(t, i, true);
         kernels::peak pk;
+        d_found.clear();
         if (t.picker.flush(pk))
-            t.waiting.push_back(pk);
+            d_found.push_back(pk);
+        take_found(t);
         fit_waiting(t, i, true);
     }
     d_flushed = true;
@@ -425,7 +476,7 @@ uint64_t preamble_detector_cc_impl::release_point() const
     auto back = [](uint64_t i, size_t span) { return i > span ? i - span : 0; };
     uint64_t r = d_ingested;
     for (const auto& t : d_tracks) {
-        r = std::min(r, back(t.picker.pending_bound(t.next), t.span));
+        r = std::min(r, back(pending_start(t), t.span));
         if (!t.waiting.empty())
             r = std::min(r, back(t.waiting.front().index, t.span));
     }

@@ -69,6 +69,11 @@ private:
     struct track {
         track(const std::vector<gr_complex>& p, float threshold, size_t block);
         size_t len;
+        std::vector<gr_complex> p;
+        // The picker sees window starts from -(len - 1) on (the stream
+        // preceded by zeros), so its indices are stream indices + len.
+        std::vector<float> prestream; // metric of the starts -(len - 1) .. -1
+        bool prestream_done = false;
         std::unique_ptr<kernels::correlator> corr;
         kernels::screened_metric metric;
         kernels::preamble_fit fit;
@@ -91,6 +96,9 @@ private:
     void ingest(const gr_complex* in, size_t n);
     void analyse(track& t, size_t id, bool flushing);
     void fit_waiting(track& t, size_t id, bool flushing);
+    void analyse_prestream(track& t);
+    void take_found(track& t);
+    static uint64_t pending_start(const track& t);
     void flush();
     uint64_t release_point() const;
     void compact();

@@ -346,6 +346,24 @@ def test_snr_estimate_with_fractional_timing(snr_db):
     assert np.max(np.abs(est - snr_db)) < 4 * 4.343 / math.sqrt(n - 1) + 0.05, est
 
 
+def test_preamble_cut_by_the_stream_start_gives_no_tag():
+    """A stream that starts inside a preamble (its first q samples were never
+    received) gives no sync_peak: window starts before sample 0 are searched
+    with zeros before the stream, so the cut preamble's own peak, at a start
+    that cannot be tagged, keeps its correlation sidelobes after sample 0
+    from being taken for a preamble (they were, at metric 0.14 against a
+    threshold of 0.053). A full preamble later in the stream is found."""
+    n = 256
+    p = cohere.preambles.zadoff_chu(25, n)
+    for q in (1, 10, 64, 128, 200):
+        rng = np.random.default_rng(q)
+        x = noise(rng, 3000, 1e-4)
+        x[:n - q] += p[q:]
+        x[2000:2000 + n] += p
+        _, tags, _, _ = run_detector(x, [p])
+        assert [round(t["index"]) for t in tags] == [2000], (q, [t["index"] for t in tags])
+
+
 def test_level_independence():
     """The metric is invariant to the signal level: the same stream at
     amplitudes 1e-3 and 1e3 gives the same detections (offsets exactly;

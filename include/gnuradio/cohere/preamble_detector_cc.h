@@ -44,7 +44,10 @@ namespace cohere {
  * maximum is the detection (one per occurrence), and crossings before
  * peak + W are ignored. W = N - 1 (N for a periodic preamble, below): two
  * occurrences back to back, N apart, have integer peaks N - 1 apart when
- * their fractional starts round apart, and are still two detections. Correlation by overlap-save FFTs (gr::fft); the
+ * their fractional starts round apart, and are still two detections. Window
+ * starts before sample 0 are searched too, as if zeros preceded the stream: a
+ * preamble cut by the stream start peaks there, where it cannot be tagged, and
+ * its sidelobes after sample 0 fall in the holdoff (no tag). Correlation by overlap-save FFTs (gr::fft); the
  * window energy (a double-precision sum) only where the metric can exceed
  * the threshold, which an exact screen finds from the energies of fixed
  * blocks of samples (a lower bound of every window's energy that never drops
