@@ -148,3 +148,17 @@ def test_demo_pcp_beats_no_sync_and_matches_its_prediction(tmp_path):
         path = out / f"demo_{name}.png"
         assert path.is_file() and path.stat().st_size > 10_000, name
     assert "OAC NMSE" in proc.stdout and "phase RMSE" in proc.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--ppm", "-5"), "--ppm"), (("--phase-noise", "-1"), "--phase-noise"),
+    (("--speed", "-1"), "--speed"), (("--snr-db", "nan"), "--snr-db"),
+    (("--lookahead", "100"), "lookahead"), (("--cp", "0"), "cp_len")])
+def test_demo_rejects_bad_options_with_its_own_message(tmp_path, args, message):
+    """Bad options end with exit code 2 and a one-line message naming the
+    option, before anything runs (they used to end in tracebacks, or for
+    --cp 0 in a run of NaN figures that exited 0)."""
+    proc = run_app(tmp_path, "demo", "-K", "2", "--rounds", "2", "--no-sync-rounds", "1",
+                   "--no-plot", "--out-dir", str(tmp_path / "out"), *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and message in proc.stderr, proc.stderr

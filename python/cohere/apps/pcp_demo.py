@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from .common import HelpFormatter, positive_int, results_dir
+from .common import HelpFormatter, finite_float, nonnegative_float, positive_int, results_dir
 
 PROG = "cohere demo"
 
@@ -58,19 +58,19 @@ def build_parser():
     g.add_argument("--no-sync-rounds", type=positive_int, default=20,
                    help="rounds of the unsynchronized baseline run")
     g.add_argument("--seed", type=int, default=1, help="seed of every random draw")
-    g.add_argument("--ppm", type=float, default=10.0,
+    g.add_argument("--ppm", type=nonnegative_float, default=10.0,
                    help="oscillator offsets uniform in +-PPM ppm (every radio)")
-    g.add_argument("--phase-noise", type=float, default=1e-20,
+    g.add_argument("--phase-noise", type=nonnegative_float, default=1e-20,
                    help="Wiener phase-noise constant c (s) of every radio")
-    g.add_argument("--snr-db", type=float, default=25.0,
+    g.add_argument("--snr-db", type=finite_float, default=25.0,
                    help="per-sample SNR of the weakest node's links (dB)")
-    g.add_argument("--min-distance", type=float, default=3.0, help="closest node (m)")
-    g.add_argument("--max-distance", type=float, default=30.0, help="farthest node (m)")
-    g.add_argument("--speed", type=float, default=0.0,
+    g.add_argument("--min-distance", type=finite_float, default=3.0, help="closest node (m)")
+    g.add_argument("--max-distance", type=finite_float, default=30.0, help="farthest node (m)")
+    g.add_argument("--speed", type=nonnegative_float, default=0.0,
                    help="node speed (m/s), random directions; 0: static")
     w = p.add_argument_group("waveform and schedule")
-    w.add_argument("--samp-rate", type=float, default=5e6, help="sample rate (Hz)")
-    w.add_argument("--center-freq", type=float, default=920e6, help="carrier (Hz)")
+    w.add_argument("--samp-rate", type=finite_float, default=5e6, help="sample rate (Hz)")
+    w.add_argument("--center-freq", type=finite_float, default=920e6, help="carrier (Hz)")
     w.add_argument("--fft", type=positive_int, default=256, help="IDFT size")
     w.add_argument("--cp", type=int, default=64, help="cyclic prefix (samples)")
     w.add_argument("--active", type=positive_int, default=192, help="active subcarriers")
@@ -252,8 +252,10 @@ def main(argv=None):
     }
     if not args.no_plot:
         result["png"] = plot(out_dir, res_pcp, res_none, err_pcp, theory_sigma, per_round)
+    from gnuradio.cohere.pcp.distributed import to_json
+
     with open(json_path, "w") as fh:
-        json.dump(result, fh, indent=2)
+        json.dump(to_json(result), fh, indent=2, allow_nan=False)  # strict JSON: NaN as null
 
     print(f"{PROG}: K={args.nodes} nodes, {result['rounds']} rounds (+2 acquisition/ranging), "
           f"{args.samp_rate / 1e6:g} Msps at {args.center_freq / 1e6:g} MHz, "

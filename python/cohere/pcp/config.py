@@ -137,13 +137,30 @@ class PcpConfig:
             if not cond:
                 raise ValueError(f"{name}: {what}, got {getattr(self, name)!r}")
 
-        need(isinstance(self.num_nodes, (int, np.integer)) and 1 <= self.num_nodes <= 63,
-             "num_nodes", "must be an integer in 1..63")
+        def integer(v):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+        for name in ("num_nodes", "fft_len", "cp_len", "active", "pilot_spacing", "oac_symbols",
+                     "guard", "lookahead", "latency", "margin", "trigger_len", "seed"):
+            need(integer(getattr(self, name)), name, "must be an integer")
+        for name in ("g_u", "g_d", "idle", "start"):
+            need(getattr(self, name) is None or integer(getattr(self, name)), name,
+                 "must be an integer or None")
+        for name in ("samp_rate", "center_freq", "theta_des", "feedback_amp", "min_snr_db",
+                     "detect_threshold"):
+            value = getattr(self, name)
+            need(isinstance(value, (int, float, np.integer, np.floating))
+                 and not isinstance(value, (bool, np.bool_)) and math.isfinite(value), name,
+                 "must be a finite real number")
+        need(1 <= self.num_nodes <= 63, "num_nodes", "must be an integer in 1..63")
+        need(self.seed >= 0, "seed", "must be >= 0")
         need(self.samp_rate > 0 and math.isfinite(self.samp_rate), "samp_rate", "must be > 0")
         need(self.center_freq > 0 and math.isfinite(self.center_freq), "center_freq",
              "must be > 0")
-        need(self.fft_len >= 16 and self.fft_len % 2 == 0, "fft_len", "must be even and >= 16")
-        need(0 <= self.cp_len <= self.fft_len, "cp_len", "must be in 0..fft_len")
+        need(self.fft_len >= 32 and self.fft_len % 2 == 0, "fft_len",
+             "must be even and >= 32 (the nodes' detectors do not tell shorter pilots apart)")
+        need(1 <= self.cp_len <= self.fft_len, "cp_len",
+             "must be in 1..fft_len (a node ranges only if its round trip is within half a CP)")
         need(4 <= self.active <= self.fft_len - 1, "active", "must be in 4..fft_len - 1")
         need(self.pilot_spacing >= 2, "pilot_spacing", "must be >= 2")
         need(self.num_nodes + 2 <= self._zc_len - 1, "num_nodes",
@@ -154,8 +171,8 @@ class PcpConfig:
         need(self.lookahead >= 1, "lookahead", "must be >= 1")
         need(self.latency >= 0, "latency", "must be >= 0")
         need(self.margin >= 0, "margin", "must be >= 0")
-        need(self.trigger_len >= 16 and self.trigger_len % 2 == 0, "trigger_len",
-             "must be even and >= 16")
+        need(16 <= self.trigger_len <= 4096 and self.trigger_len % 2 == 0, "trigger_len",
+             "must be even and in 16..4096 (the detector's preamble lengths)")
         need(0 < self.feedback_amp <= 1, "feedback_amp", "must be in (0, 1]")
         need(math.isfinite(self.theta_des), "theta_des", "must be finite")
         need(0 < self.detect_threshold < 1, "detect_threshold", "must be in (0, 1)")
@@ -165,8 +182,13 @@ class PcpConfig:
                  f"must be >= lookahead + latency + 1 = {self.min_turnaround}")
         need(self.idle is None or self.idle >= self.min_idle, "idle",
              f"must be >= {self.min_idle} (noise window and retune slack)")
-        need(self.node_turnaround + self.packet >= self.packet + self.sym_len, "g_u",
-             "must leave room for the request's two pilots before the first response")
+        if self.node_turnaround < self.sym_len:
+            # g_u, or the lookahead it is derived from when not given
+            raise ValueError(
+                f"{'g_u' if self.g_u is not None else 'lookahead'}: the node turnaround "
+                f"{self.node_turnaround} must leave room for the request's two pilots before "
+                f"the first response (>= fft_len + cp_len = {self.sym_len}), got "
+                f"{self.g_u if self.g_u is not None else self.lookahead}")
         need(self.start is None or self.start >= self.min_start, "start",
              f"must be >= {self.min_start}")
 

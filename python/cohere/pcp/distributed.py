@@ -124,9 +124,9 @@ def to_json(value):
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
-        return float(value)
+        value = float(value)
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return None  # JSON has no NaN or infinity
     return value
 
 

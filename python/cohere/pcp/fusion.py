@@ -18,10 +18,17 @@ it is never late (a message could be, when the machine is loaded) and a run
 is deterministic.
 
 Response measurement (slot k, window at T2_k after the CP): H_q = Y_q / P_q
-on the active subcarriers, delay tau = -N / (2 pi) arg(sum conj(H_q) H_{q+1})
-over adjacent pilots, and the response c = sum_q H_q e^{+j 2 pi q tau / N} /
-(number of pilots) (the phase at the symbol start, amplitude |c|). The node
-answered if |c|^2 / noise >= min_snr (per sample). Feedback to node k:
+on the active subcarriers, delay tau = the maximum of
+|F(tau)|^2, F(tau) = sum_q H_q e^{+j 2 pi q tau / N} (the maximum-likelihood
+delay of one path: the peak of the delay profile, on an 8x oversampled grid,
+then Newton steps on |F|^2), and the response c = F(tau) / (number of
+pilots) (the phase at the symbol start, amplitude |c|). With echoes inside
+the CP the peak is the strongest path, and c is that path's amplitude (the
+phase slope between adjacent pilots, used before, was noisy at low SNR and
+biased by echoes; correcting for a wrong delay shrank |c| and with it rho).
+The node answered if |c|^2 / noise >= min_snr (per sample) and its round
+trip tau is within half a CP (the node ignores a feedback further from its
+slot: it could never range, nor send). Feedback to node k:
 
     feedback_k advanced by tau, times  feedback_amp c_min / |c_k| e^{j (theta_des - arg c_k)}
 
@@ -42,7 +49,37 @@ from ..logs import block_loggers
 from ..messages import pmt_dict
 from .config import PcpConfig, fractional_delay, unitary_fft
 
-__all__ = ["pcp_fusion", "pcp_fusion_control"]
+__all__ = ["delay_of", "pcp_fusion", "pcp_fusion_control"]
+
+
+def delay_of(h, q, n, oversample=8, newton=3):
+    """Maximum-likelihood delay (samples, in [-n/2, n/2)) of one path from
+    the channel h on subcarriers q of an n-point FFT, h_q = c e^{-j 2 pi q tau
+    / n} + noise: the tau maximizing |F(tau)|^2, F(tau) = sum_q h_q e^{+j 2 pi
+    q tau / n}, found on an oversampled grid (an inverse FFT) and refined by
+    Newton steps on |F|^2."""
+    if not np.any(h):
+        return 0.0
+    size = n * oversample
+    grid = np.zeros(size, complex)
+    np.add.at(grid, np.mod(q, size), h)
+    profile = np.abs(np.fft.ifft(grid)) ** 2
+    tau = int(np.argmax(profile)) / oversample
+    if tau >= n / 2:
+        tau -= n
+    w = 2 * math.pi * np.asarray(q, float) / n
+    for _ in range(newton):
+        e = h * np.exp(1j * w * tau)
+        f, f1, f2 = np.sum(e), np.sum(1j * w * e), np.sum(-(w ** 2) * e)
+        slope = np.real(np.conj(f) * f1)
+        curv = abs(f1) ** 2 + np.real(np.conj(f) * f2)
+        if curv >= 0:  # not at a maximum: keep the grid's value
+            break
+        step = -slope / curv
+        if abs(step) > 1.0 / oversample:
+            break
+        tau += step
+    return float(tau)
 
 
 class pcp_fusion_control(gr.sync_block):
@@ -76,6 +113,8 @@ class pcp_fusion_control(gr.sync_block):
         self.keep_symbols = bool(keep_symbols)
         self.ranging = bool(ranging)
         self._ranged = set()
+        self._out_of_range = set()  # nodes warned about (round trip beyond cp / 2)
+        self.error = None  # why the block stopped (an exception in its logic)
         self._log, self._debug = block_loggers("pcp_fusion_control")
         self._burst_key = pmt.intern("burst")
         self._tag_src = pmt.intern("pcp_fusion_control")
@@ -90,7 +129,6 @@ class pcp_fusion_control(gr.sync_block):
         self._active = np.flatnonzero(np.abs(spectrum) > 1e-3 * np.max(np.abs(spectrum)))
         self._pilots = spectrum[self._active]
         self._q = self._active - c.fft_len // 2  # subcarrier numbers
-        self._adjacent = np.flatnonzero(np.diff(self._q) == 1)
         self._data = c.data_index()
         self._payload_pilot_idx = c.pilot_index()
         self._payload_pilots = c.payload_pilots()
@@ -153,8 +191,7 @@ class pcp_fusion_control(gr.sync_block):
         start = t1 + c.t2(k) + c.cp_len
         y = unitary_fft(self._samples(start, c.fft_len))[self._active]
         h = y / self._pilots
-        lag = np.sum(np.conj(h[self._adjacent]) * h[self._adjacent + 1])
-        tau = -c.fft_len / (2 * math.pi) * math.atan2(lag.imag, lag.real) if abs(lag) > 0 else 0.0
+        tau = delay_of(h, self._q, c.fft_len)
         resp = np.mean(h * np.exp(2j * math.pi * self._q * tau / c.fft_len))
         return complex(resp), float(tau)
 
@@ -168,8 +205,17 @@ class pcp_fusion_control(gr.sync_block):
         for k in range(1, c.num_nodes + 1):
             resp[k], tau[k] = self._measure_response(k, t1)
             power = abs(resp[k]) ** 2
-            if power > 1e-20 and power >= min_snr * self._noise_var:
-                answered.append(k)
+            if not (power > 1e-20 and power >= min_snr * self._noise_var):
+                continue
+            if abs(tau[k]) > c.cp_len / 2:
+                # the node ignores a feedback this far from its slot
+                if k not in self._out_of_range:
+                    self._out_of_range.add(k)
+                    self._log.warn(f"node {k}: round trip {tau[k]:.1f} samples, beyond half "
+                                   f"the CP ({c.cp_len / 2:g}): it cannot range and is left "
+                                   f"out (a longer cp_len or a closer node)")
+                continue
+            answered.append(k)
         rho = min((abs(resp[k]) for k in answered), default=0.0)
         # a node's first answered round is its ranging round (no payload yet)
         taking_part = [k for k in answered if k in self._ranged or not self.ranging]
@@ -230,6 +276,16 @@ class pcp_fusion_control(gr.sync_block):
         self._hist_len += n
 
     def work(self, input_items, output_items):
+        # an exception would end this block's thread and leave the flowgraph
+        # waiting: end the stream instead and keep the reason (see node.py)
+        try:
+            return self._work(input_items, output_items)
+        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._log.error(f"{self.error}; the fusion node stops")
+            return -1
+
+    def _work(self, input_items, output_items):
         x = input_items[0]
         n = len(output_items[0])
         output_items[0][:] = x[:n]

@@ -95,6 +95,11 @@ def run_network(config, rounds, testbed=None, node_options=None, mode="pcp", see
         tb.connect(src, block, sink)
         keep += [src, sink, block]
     wall = run_flowgraph(tb, max_noutput_items)
+    errors = [f"node {k}: {n.control.error}" for k, n in sorted(nodes.items()) if n.control.error]
+    if fusion.control.error:
+        errors.insert(0, f"fusion: {fusion.control.error}")
+    if errors:
+        raise RuntimeError("PCP run stopped: " + "; ".join(errors))
     late = {0: fusion.scheduler.late_count()}
     late.update({k: n.scheduler.late_count() for k, n in nodes.items()})
     run = NetworkRun(config=c, hub=hub, fusion=list(fusion.results),

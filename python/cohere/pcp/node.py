@@ -164,6 +164,7 @@ class pcp_node_control(gr.sync_block):
         self._current_request = None  # record waiting for its second pilot
         self.rounds = []  # one record per valid request (see _on_request)
         self.malformed = 0
+        self.error = None  # why the block stopped (an exception in its logic)
 
     # ----- helpers -----------------------------------------------------------------
     def _post(self, port, **fields):
@@ -375,6 +376,17 @@ class pcp_node_control(gr.sync_block):
 
     # ----- stream ------------------------------------------------------------------------
     def work(self, input_items, output_items):
+        # An exception here would end this block's thread and leave the
+        # flowgraph waiting for its stream forever: end the stream instead,
+        # keep the reason (run_network raises it) and log it.
+        try:
+            return self._work(input_items, output_items)
+        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._log.error(f"slot {self.slot}: {self.error}; this node stops")
+            return -1
+
+    def _work(self, input_items, output_items):
         n = len(output_items[0])
         output_items[0][:] = input_items[0][:n]
         tags = sorted(self.get_tags_in_window(0, 0, n), key=lambda t: t.offset)
