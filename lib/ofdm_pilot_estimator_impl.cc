@@ -42,6 +42,7 @@ ofdm_pilot_estimator_impl::ofdm_pilot_estimator_impl(int fft_len,
       d_kernel(fft_len, cp_len, carrier_map, pilot_values),
       d_num_symbols(num_symbols),
       d_start_offset(start_offset),
+      d_lookback(d_kernel.symbol_len()),
       d_equalize(equalize),
       d_tag_key(pmt::intern(tag_key)),
       d_port(pmt::intern("symbols")),
@@ -62,6 +63,10 @@ ofdm_pilot_estimator_impl::ofdm_pilot_estimator_impl(int fft_len,
     if (tag_key.empty())
         throw std::invalid_argument("ofdm_pilot_estimator: tag_key must not be empty");
     d_symbol_buf.resize(d_kernel.symbol_len());
+    // A frame may start before the call that brings its tag (a sync_peak's
+    // index is before the peak the tag is on): the history keeps one symbol
+    // of the past, so whether it is reached never depends on the cuts.
+    set_history(d_lookback + 1);
     d_pilot_ls.resize(d_kernel.num_pilots());
     d_data_raw.resize(d_kernel.num_data());
     d_data_eq.resize(d_kernel.num_data());
@@ -82,8 +87,11 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
             }
         }
         const int64_t first = origin + d_start_offset;
-        if (first < static_cast<int64_t>(start)) {
-            d_logger->warn("frame start {} (tag at {}) is already past; frame dropped", first,
+        if (first < 0 || first < static_cast<int64_t>(start) - static_cast<int64_t>(d_lookback)) {
+            d_logger->warn("frame start {} is more than {} samples before its tag at {}; frame "
+                           "dropped",
+                           first,
+                           d_lookback,
                            tag.offset);
             continue;
         }
@@ -127,7 +135,8 @@ int ofdm_pilot_estimator_impl::work(int noutput_items,
                                     gr_vector_const_void_star& input_items,
                                     gr_vector_void_star& output_items)
 {
-    const gr_complex* in = static_cast<const gr_complex*>(input_items[0]);
+    // in[k] is absolute sample start + k, for k >= -d_lookback (the history)
+    const gr_complex* in = static_cast<const gr_complex*>(input_items[0]) + d_lookback;
     if (!output_items.empty())
         std::memcpy(output_items[0], in, noutput_items * sizeof(gr_complex));
     const uint64_t start = nitems_read(0);
@@ -138,8 +147,9 @@ int ofdm_pilot_estimator_impl::work(int noutput_items,
     const size_t sym_len = d_kernel.symbol_len();
     while (pos < end) {
         if (!d_active) {
-            // frame starts overlapping the frame just cut are dropped
-            while (!d_pending.empty() && d_pending.front() < pos) {
+            // frame starts overlapping the frame just cut are dropped (a
+            // start before pos, from the history, is fine past that frame)
+            while (!d_pending.empty() && d_pending.front() < d_free) {
                 d_debug_logger->debug("frame start {} overlaps the previous frame: dropped",
                                       d_pending.front());
                 d_pending.pop_front();
@@ -154,14 +164,18 @@ int ofdm_pilot_estimator_impl::work(int noutput_items,
             pos = d_frame_start;
         }
         const size_t take = std::min<uint64_t>(sym_len - d_fill, end - pos);
-        std::memcpy(d_symbol_buf.data() + d_fill, in + (pos - start), take * sizeof(gr_complex));
+        std::memcpy(d_symbol_buf.data() + d_fill,
+                    in + (static_cast<int64_t>(pos) - static_cast<int64_t>(start)),
+                    take * sizeof(gr_complex));
         d_fill += take;
         pos += take;
         if (d_fill == sym_len) {
             finish_symbol();
             d_fill = 0;
-            if (++d_symbol == d_num_symbols)
+            if (++d_symbol == d_num_symbols) {
                 d_active = false;
+                d_free = pos;
+            }
         }
     }
     return noutput_items;

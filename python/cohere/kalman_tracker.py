@@ -121,10 +121,20 @@ class kalman_phase_tracker(gr.basic_block):
         t = _number(tval)
         if t is None or not math.isfinite(t):
             return None, None, "no numeric 'time'"
+        if abs(t) >= 2.0 ** 53:  # beyond the integers a double holds exactly
+            return None, None, f"'time' {t:g} out of range (|time| < 2^53)"
         return p, t, None
 
     # -- handler --------------------------------------------------------------
     def _handle(self, msg):
+        # an exception would end the message thread: nothing after it would
+        # ever be handled; log and drop instead
+        try:
+            self._handle_one(msg)
+        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+            self._drop(f"{type(exc).__name__}: {exc}", msg)
+
+    def _handle_one(self, msg):
         self.n_in += 1
         p, t, err = self._parse(msg)
         if err is None and self._last_time is not None and t <= self._last_time \

@@ -59,6 +59,9 @@ def modulate(data, cmap, pilots, cp_len):
     cmap = np.asarray(cmap)
     fft_len = len(cmap)
     half = fft_len // 2
+    if isinstance(cp_len, bool) or not isinstance(cp_len, (int, np.integer)) \
+            or not 0 <= cp_len <= fft_len:
+        raise ValueError(f"cp_len: must be an integer in 0..{fft_len} (fft_len), got {cp_len!r}")
     data = np.atleast_2d(np.asarray(data, dtype=complex))
     data_pos = np.flatnonzero(cmap == DATA) - half
     pilot_pos = np.flatnonzero(cmap == PILOT) - half

@@ -255,10 +255,13 @@ def load_testbed(source):
     else:
         path = str(source)
         try:
-            with open(path) as f:
+            with open(path, encoding="utf-8") as f:
                 raw = yaml.safe_load(f)
         except OSError as exc:
             raise TestbedError(f"cannot read testbed file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise TestbedError(f"{path}: not a UTF-8 text file (byte {exc.start}: "
+                               f"{exc.reason})") from None
         except yaml.YAMLError as exc:
             raise TestbedError(f"{path}: not valid YAML: {exc}") from None
     where = path or "testbed"
@@ -296,9 +299,9 @@ def load_testbed(source):
 def store_latency(path, node_id, latency, spread=None):
     """Write a node's measured latency (and spread) into the testbed file,
     leaving everything else as it was (comments are not preserved)."""
-    with open(path) as f:
+    load_testbed(path)  # readable and valid before touching the file
+    with open(path, encoding="utf-8") as f:
         raw = yaml.safe_load(f)
-    load_testbed(raw)  # validate before touching the file
     for entry in raw["nodes"]:
         if int(entry["id"]) == int(node_id):
             entry["latency"] = int(latency)

@@ -162,3 +162,18 @@ def test_demo_rejects_bad_options_with_its_own_message(tmp_path, args, message):
                    "--no-plot", "--out-dir", str(tmp_path / "out"), *args, check=False)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and message in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (("reproduce", "tdd-kalman", "--quick", "--c-nu", "nan"), "--c-nu"),
+    (("reproduce", "tdd-kalman", "--stream", "--stream-c-nu=-1e-18"), "--stream-c-nu"),
+    (("reproduce", "pcp", "--point", "--snr-ue", "nan"), "--snr-ue"),
+    (("showcase", "--samp-rate", "0"), "--samp-rate"),
+    (("showcase", "--snr-db", "nan"), "--snr-db")])
+def test_apps_reject_bad_numbers_with_their_own_message(tmp_path, args, message):
+    """NaN, infinite or out-of-range numbers end with exit code 2 and a message
+    naming the option (they ended in tracebacks from deep in the library, or
+    for --snr-ue nan in NaN written to the JSON)."""
+    proc = run_app(tmp_path, *args, "--out-dir", str(tmp_path / "out"), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and message in proc.stderr, proc.stderr

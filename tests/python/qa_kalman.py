@@ -470,3 +470,40 @@ def test_message_block_constant_velocity_and_bad_time():
         cohere.kalman_phase_tracker("random_walk", r=-1.0)
     with pytest.raises(ValueError, match="model"):
         cohere.kalman_phase_tracker("nope")
+
+
+def test_message_block_survives_an_out_of_range_time():
+    """A finite 'time' beyond the integers a double holds (1e30) is logged and
+    dropped, and the block goes on (it raised in the handler, which ended the
+    message thread: nothing after it was ever handled)."""
+    from gnuradio import cohere
+    for model in ("paper", "random_walk"):
+        blk = cohere.kalman_phase_tracker(model)
+        msgs = [_dict(phase=0.1, time=1), _dict(phase=0.2, time=1e30),
+                _dict(phase=0.2, time=-1e30), _dict(phase=0.3, time=3), _dict(phase=0.3, time=4)]
+        out = _run_block(blk, msgs, 3)
+        assert blk.n_in == 5 and blk.n_dropped == 2 and len(out) == 3, model
+        assert [o["time"] for o in out] == [1, 3, 4]
+
+
+def test_wrap_never_returns_plus_pi():
+    """The rounding of a + pi can give exactly 2 pi for a just below -pi:
+    wrap keeps its [-pi, pi) promise (it returned +pi, and so could an estimate)."""
+    a = np.nextafter(-np.pi, -4.0)
+    assert wrap(a) == -np.pi and isinstance(wrap(a), np.floating)
+    assert np.all(wrap(np.array([a, np.pi, -np.pi, 3 * np.pi])) < np.pi)
+    kf = WrappedPhaseKalman(1e-3, 0.0, 1e-2, estimate=-np.pi, P0=1e-3)
+    assert all(kf.update(-np.pi - d) < np.pi for d in np.linspace(1e-16, 1e-14, 50))
+
+
+@pytest.mark.parametrize("cross", [0.5, -0.06])
+def test_phase_tracker_rejects_a_cross_covariance_that_is_not_one(cross):
+    """cross^2 > q_phase r: [[Q, cross], [cross, r]] is not positive
+    semi-definite; accepted, it made P negative (cross 0.5) or the gain 5
+    (cross -0.06). Rejected when built (unit step) and for any other step."""
+    with pytest.raises(ValueError, match="cross"):
+        PhaseTracker(q_phase=1e-4, r=0.1, P0=0.01, cross=cross)
+    ok = PhaseTracker(q_phase=1e-2, r=0.1, P0=0.01, cross=0.03)  # 9e-4 <= 1e-3
+    ok.update(0.3, 1.0)
+    with pytest.raises(ValueError, match="cross"):
+        ok.update(0.3, 1.5)  # dt = 0.5: 9e-4 > 5e-4

@@ -161,3 +161,34 @@ def test_carrier_map_defaults_match_testbed():
     active = np.flatnonzero(cmap != ofdm.NULL)
     assert len(cmap) == 256 and len(active) == 192 and cmap[128] == ofdm.NULL
     assert cmap[active[0]] == ofdm.PILOT and cmap[active[-1]] == ofdm.PILOT
+
+
+@pytest.mark.parametrize("max_items", [None, 641, 64, 1])
+def test_frame_start_before_its_tag_whatever_the_cuts(max_items):
+    """A sync_peak tag one sample after its index (the detector tags the
+    integer peak): the frame starts before the tag's work call when GNU Radio
+    cuts there; the one-symbol history keeps it (it was dropped as 'already
+    past' with max_noutput_items = 1)."""
+    rng = np.random.default_rng(4)
+    cmap = ofdm.carrier_map(FFT)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    sig = ofdm.modulate(qpsk(rng, (2, int(np.sum(cmap == ofdm.DATA)))), cmap, pilots, CP)
+    stream = np.concatenate([np.zeros(641), sig, np.zeros(300)]).astype(np.complex64)
+    tb = gr.top_block()
+    src = blocks.vector_source_c(stream.tolist(), False, 1,
+                                 [tag(642, "sync_peak", pmt.to_pmt({"index": 640.6}))])
+    est = cohere.ofdm_pilot_estimator(FFT, CP, [int(c) for c in cmap], list(pilots), 2, 0,
+                                      "sync_peak", False)
+    tb.connect(src, est)
+    tb.run(max_items) if max_items else tb.run()
+    assert est.symbols_posted() == 2
+
+
+def test_modulate_checks_the_cp_length():
+    cmap = ofdm.carrier_map(64, 52, 4)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    data = np.ones((2, int(np.sum(cmap == ofdm.DATA))))
+    assert len(ofdm.modulate(data, cmap, pilots, 16)) == 2 * 80
+    for bad in (80, -8, 1.5):
+        with pytest.raises(ValueError, match="cp_len"):
+            ofdm.modulate(data, cmap, pilots, bad)

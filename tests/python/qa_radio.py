@@ -219,3 +219,12 @@ def test_radio_monitor_counts_samples_against_the_clock():
     assert not bad["latency_valid"] and stall_at < bad["invalid_from"] <= stall_at + 4096
     with pytest.raises(ValueError, match="rate_slack"):
         radio_monitor("qa", samp_rate=fs, rate_slack=0)
+
+
+def test_testbed_file_that_is_not_text(tmp_path):
+    """A binary file gives the testbed error naming the file, not a
+    UnicodeDecodeError traceback."""
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00 fs: 1")
+    with pytest.raises(BadTestbed, match="not a UTF-8 text file"):
+        load_testbed(str(path))

@@ -227,3 +227,42 @@ def test_inter_ap_channel_reads_G_from_the_emulator():
     kwargs, G, _ = scenario(c)
     hub = make_testbed(2 + c.K, c.samp_rate, c.center_freq, **kwargs)
     np.testing.assert_allclose(inter_ap_channel(hub, AP1, AP2), G, rtol=1e-6, atol=1e-7)
+
+
+def test_central_unit_goes_on_after_a_malformed_estimate():
+    """A malformed alpha21 (its phase not a number) stands for the frame
+    expected next from AP 1, which goes out at once with phase NaN (the
+    tracker predicts): the APs, waiting for every frame's estimate, never
+    wait for it. It used to block every later frame, and the stream hung."""
+    import pmt
+
+    from gnuradio.cohere.messages import pmt_dict
+    from gnuradio.cohere.tdd.blocks import tdd_central_unit
+
+    cu = tdd_central_unit(tdd.TddStreamConfig(N=2, K=1, F=2))
+    published = []
+    cu.message_port_pub = lambda port, msg: published.append(pmt.to_python(msg))
+    for n in range(4):
+        for port in ("alpha21", "alpha12"):
+            bad = port == "alpha21" and n == 1
+            phase = pmt.intern("garbled") if bad else pmt.from_double(0.1 * n)
+            cu._on(port, pmt_dict(frame=pmt.from_long(n), phase=phase))
+    assert len(published) == 4 and cu.malformed == 1
+    assert math.isnan(published[1]["phase"]) and published[2]["phase"] == 0.0
+
+
+def test_ideal_oscillators_have_zero_error():
+    """c_nu = 0: no phase noise, so the gain and both errors decay to 0 and the
+    exact model is the filter's own (ratios 1); it divided by zero."""
+    cfg = tdd.TddStreamConfig(c_nu=0.0)
+    th = tdd_sync.wiener_error_variances(cfg.F, 0.0, cfg.system_params(), 0.1)
+    assert th["V"] == th["V_post"] == th["kappa"] == 0.0 and th["ratio"] == th["ratio_post"] == 1.0
+
+
+def test_spectral_efficiency_with_one_user():
+    """K = 1 (floor(K / 2) = 0, the slot's start) is a valid system: its SE
+    is computed (the Wiener sampler refused the repeated time 0)."""
+    sp = tdd_sync.SystemParams(K=1, N=4)
+    out = tdd_sync.simulate_se(2, [(5e-18, -15.0)], sp=sp, frames=100,
+                               reading=tdd_sync.READINGS["paper"])
+    assert 0 < out["kalman"][0] < 10 and 0 < out["direct"][0] < 10

@@ -31,7 +31,9 @@ namespace cohere {
  * Stream tag consumed:
  * - \p tag_key (default `frame_start`): the frame's first symbol starts
  *   (CP start) \p start_offset samples after the tag. If the tag value is a
- *   dict with `index` (a `sync_peak`), round(index) replaces the tag offset.
+ *   dict with `index` (a `sync_peak`), round(index) replaces the tag offset;
+ *   the frame may then start up to fft_len + cp_len samples before the tag
+ *   (a history of one symbol keeps them), further back it is dropped.
  *
  * Message produced on `symbols` (PDU: pair of meta dict and c32vector):
  * - data: the data subcarrier values in map order, raw (the superposed

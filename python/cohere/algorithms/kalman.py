@@ -62,8 +62,11 @@ _log = logging.getLogger(LOGGER_NAME)
 
 
 def wrap(a):
-    """wrap(a) = ((a + pi) mod 2 pi) - pi, in [-pi, pi) (element-wise)."""
-    return np.mod(np.asarray(a, dtype=np.float64) + np.pi, 2.0 * np.pi) - np.pi
+    """wrap(a) = ((a + pi) mod 2 pi) - pi, in [-pi, pi) (element-wise). The
+    rounding of a + pi can give exactly pi for a just below -pi: that is -pi."""
+    w = np.mod(np.asarray(a, dtype=np.float64) + np.pi, 2.0 * np.pi) - np.pi
+    w = np.where(w >= np.pi, -np.pi, w)
+    return w[()] if w.ndim == 0 else w  # a scalar for a scalar, as np.mod gives
 
 
 class _RateLimitedWarning:
@@ -312,6 +315,7 @@ class PhaseTracker:
             if c.shape != (n,) or not np.all(np.isfinite(c)):
                 raise ValueError(f"cross must be finite with {n} element(s), got {cross!r}")
             self.cross = c
+            self._check_joint(1.0)  # the unit step; every other step is checked when taken
         self._time = None
         self._innov = math.nan
         self._gain = np.zeros(n)
@@ -361,6 +365,22 @@ class PhaseTracker:
             [[dt ** 3 / 3.0, dt ** 2 / 2.0], [dt ** 2 / 2.0, dt]])
         return F, Q
 
+    def _check_joint(self, dt):
+        """The joint covariance [[Q(dt), cross], [cross^T, r]] of the step's
+        process noise and the measurement noise must be positive
+        semi-definite: otherwise P can go negative and the gain exceed 1."""
+        if not np.any(self.cross):
+            return
+        _, Q = self.transition(dt)
+        joint = np.zeros((self.n + 1, self.n + 1))
+        joint[:self.n, :self.n] = Q
+        joint[:self.n, self.n] = joint[self.n, :self.n] = self.cross
+        joint[self.n, self.n] = self.r
+        if np.min(np.linalg.eigvalsh(joint)) < -1e-12 * max(1.0, np.max(np.abs(joint))):
+            raise ValueError(f"cross {self.cross.tolist()!r} with Q(dt = {dt:g}) and r = "
+                             f"{self.r:g} is not a covariance (the joint matrix must be "
+                             f"positive semi-definite, e.g. cross^2 <= q_phase dt r)")
+
     def _dt(self, t):
         if t is None:
             return 1.0, (None if self._time is None else self._time + 1.0)
@@ -399,6 +419,8 @@ class PhaseTracker:
                        "(prediction only)", z, self._time)
             return self.phase
         dt, t_new = self._dt(t)
+        if dt != 1.0:
+            self._check_joint(dt)
         F, Q = self.transition(dt)
         x = F @ self._x
         P = F @ self._P @ F.T + Q

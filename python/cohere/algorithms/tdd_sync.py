@@ -240,12 +240,18 @@ def wiener_error_variances(F, c_nu, sp, sigma_mu2):
         V_post = (1 - kappa)^2 V + kappa^2 (s_xi + s_mu) - 2 kappa (1 - kappa) s_xi.
     Without the two extra terms V equals the filter's own P (it is (19) at
     its fixed point). Returns a dict: P (the filter's steady P_n), kappa, V,
-    V_post, ratio = V / P, ratio_post = V_post / (P - s_zeta)."""
+    V_post, ratio = V / P, ratio_post = V_post / (P - s_zeta). With c_nu = 0
+    every variance is 0 and both ratios are 1."""
     sz, sx = kalman_variances(F, c_nu, sp)
     smu = float(sigma_mu2)
     if not (math.isfinite(smu) and smu > 0.0):
         raise ValueError(f"sigma_mu2 must be finite and > 0, got {sigma_mu2!r}")
     P = float(WrappedPhaseKalman.riccati_fixed_point(sz, sx, smu))
+    if sz == 0.0 and sx == 0.0:
+        # ideal oscillators (c_nu = 0): the phase is constant, the gain and
+        # both errors decay to 0, and the exact model is the filter's own
+        return {"P": P, "kappa": 0.0, "V": 0.0, "V_post": 0.0, "ratio": 1.0,
+                "ratio_post": 1.0, "sigma_zeta2": sz, "sigma_xi2": sx, "sigma_mu2": smu}
     k = (P + sx) / (P + 3.0 * sx + smu)
     cz = 2.0 * (sp.i2 - sp.K // 2) * sigma_nu2(c_nu, sp)
     V = (sz + k * k * (sx + smu) - 2.0 * k * (1.0 - k) * sx - 2.0 * k * sx
@@ -410,7 +416,8 @@ def _cis(x):
 
 class _Wiener:
     """Two standard Wiener processes (unit increment variance per sample),
-    sampled at increasing absolute times, one column per realization."""
+    sampled at non-decreasing absolute times from 0 (where they are 0), one
+    column per realization."""
 
     def __init__(self, R, rng):
         self.R = R
@@ -421,8 +428,8 @@ class _Wiener:
     def at(self, times):
         times = np.asarray(times, dtype=np.int64)
         gaps = np.diff(np.concatenate(([self.t], times)))
-        if np.any(gaps <= 0):
-            raise RuntimeError("times must increase")
+        if np.any(gaps < 0):  # a repeated time (K = 1 samples at 0 first) has gap 0
+            raise RuntimeError("times must not decrease")
         inc = self.rng.standard_normal((2, len(times), self.R)) * np.sqrt(gaps)[None, :, None]
         out = self.w[:, None, :] + np.cumsum(inc, axis=1)
         self.t = int(times[-1])
@@ -607,6 +614,8 @@ def simulate_se(F, configs, sp=SystemParams(), reading=None, frames=10_000, seed
         times, where = [], {}
         for s in range(first_slot, first_slot + F):
             ps = list(range(1, tc + 1)) if s in dense else (sparse if s == first_slot else [])
+            if s in dense and s == first_slot and kh == 0:
+                ps = [0] + ps  # K = 1: floor(K / 2) = 0, the slot's start
             where[s] = (len(times), ps)
             times.extend(s * tc + p for p in ps)
         W = wien.at(times)
@@ -630,7 +639,8 @@ def simulate_se(F, configs, sp=SystemParams(), reading=None, frames=10_000, seed
 
         # --- dense slots: E[Delta] and the rate (26) -----------------------
         for s in dense:
-            start, _ = where[s]
+            start, ps_s = where[s]
+            start += 1 if ps_s[0] == 0 else 0  # the samples 1 .. tc
             nu1 = nu[0, :, start:start + tc, :]                         # (C, tc, R)
             nu2 = nu[1, :, start:start + tc, :]
             is_sync = s == first_slot

@@ -26,6 +26,14 @@ def nonnegative_float(text):
     return value
 
 
+def positive_float(text):
+    """argparse type: a finite real number > 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def positive_int(text):
     """argparse type: a positive integer, also written as 1e6."""
     try:

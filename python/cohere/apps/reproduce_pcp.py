@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from gnuradio.cohere.algorithms import pcp
-from .common import HelpFormatter, positive_int, results_dir
+from .common import HelpFormatter, finite_float, nonnegative_float, positive_int, results_dir
 
 __all__ = ["add_arguments", "run", "main", "compute_items", "point"]
 
@@ -64,13 +64,6 @@ def _snr_name(snr):
 # ----------------------------------------------------------------------------
 
 
-def _nonneg_float(text):
-    value = float(text)
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"expected a value >= 0, got {text!r}")
-    return value
-
-
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
     """Keep the description's layout and show defaults (not None or flags)."""
 
@@ -87,13 +80,13 @@ def add_arguments(parser):
                    help="evaluate one configuration instead of the 10 items")
     p.add_argument("--K", type=positive_int, default=5, help="number of nodes K")
     p.add_argument("--m", type=int, default=0, help="OFDM symbol index m (>= 0)")
-    p.add_argument("--snr-ue", type=float, default=30.0, metavar="DB",
+    p.add_argument("--snr-ue", type=finite_float, default=30.0, metavar="DB",
                    help="SNR at the nodes, 1/sigma_UE^2 (dB)")
-    p.add_argument("--snr-bs", type=float, default=30.0, metavar="DB",
+    p.add_argument("--snr-bs", type=finite_float, default=30.0, metavar="DB",
                    help="SNR at the BS, 1/sigma_BS^2 (dB)")
-    p.add_argument("--var-cfo", type=_nonneg_float, default=100.0, metavar="HZ2",
+    p.add_argument("--var-cfo", type=nonnegative_float, default=100.0, metavar="HZ2",
                    help="residual CFO variance sigma_cfo^2 (Hz^2)")
-    p.add_argument("--vbar", type=_nonneg_float, default=0.1, metavar="MPS",
+    p.add_argument("--vbar", type=nonnegative_float, default=0.1, metavar="MPS",
                    help="mean speed of the Rayleigh speed model (11), or the fixed "
                    "speed with --speed-model fixed (10) (m/s)")
     p.add_argument("--speed-model", choices=("rayleigh", "fixed"), default="rayleigh",

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from .common import positive_int, results_dir
+from .common import finite_float, nonnegative_float, positive_int, results_dir
 
 __all__ = ["add_arguments", "run", "main", "compute_curves", "acceptance", "PAPER_BEST_F"]
 
@@ -59,9 +59,9 @@ def add_arguments(p):
     m.add_argument("--reading", choices=("paper", "simple", "both"), default="both",
                    help="assumptions for what the paper leaves implicit (default: both; "
                    "the acceptance checks use 'paper')")
-    m.add_argument("--c-nu", type=float, nargs="+", default=[5e-18, 1.58e-17], metavar="C",
+    m.add_argument("--c-nu", type=nonnegative_float, nargs="+", default=[5e-18, 1.58e-17], metavar="C",
                    help="LO phase-noise constants c_nu (s) (default: 5e-18 1.58e-17)")
-    m.add_argument("--snr-ap", type=float, nargs="+", default=[-15.0, -20.0], metavar="DB",
+    m.add_argument("--snr-ap", type=finite_float, nargs="+", default=[-15.0, -20.0], metavar="DB",
                    help="SNR_AP = rho_AP beta_G (dB) (default: -15 -20)")
     m.add_argument("--f-max", type=positive_int, default=10, help="largest frame length F (default: 10)")
     m.add_argument("--N", type=positive_int, default=64, help="antennas per AP (default: 64)")
@@ -233,7 +233,11 @@ def plot(out_dir, curves, readings, c_nus, snrs):
     style = {"kalman": ("-", "o", "with Kalman filter"),
              "direct": ("--", "s", "with direct phase estimation"),
              "ap1_only": (":", None, "with only AP 1")}
-    for fig_no, c in zip((2, 3), c_nus):
+    # the paper's Fig. 2 and 3 are its two c_nu values; further ones follow
+    ses = [v for x in curves for v in x["se"] if np.isfinite(v)]
+    lo, hi = (min(ses), max(ses)) if ses else (0.0, 1.0)
+    pad = 0.08 * max(hi - lo, 1e-3)
+    for fig_no, c in enumerate(c_nus, start=2):
         fig, axes = plt.subplots(1, len(readings), figsize=(6.2 * len(readings), 5.2),
                                  squeeze=False, sharey=True)
         for ax, name in zip(axes[0], readings):
@@ -257,7 +261,7 @@ def plot(out_dir, curves, readings, c_nus, snrs):
             ax.set_xlabel("frame length F [slots]")
             ax.set_xticks(cv["F"])
             ax.grid(alpha=0.3)
-            ax.set_ylim(0.7, 1.5)
+            ax.set_ylim(lo - pad, hi + pad)  # every curve of every figure, one scale
         axes[0][0].set_ylabel("average per-UE SE [bit/s/Hz]")
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)

@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from .common import finite_float, nonnegative_float
+
 __all__ = ["add_stream_arguments", "run_stream"]
 
 
@@ -31,9 +33,9 @@ def add_stream_arguments(p):
                    help="slots per frame (default: 2)")
     g.add_argument("--stream-frames", type=int, default=1000, metavar="FRAMES",
                    help="analysed frames after the burn-in (default: 1000)")
-    g.add_argument("--stream-c-nu", type=float, default=1.58e-17, metavar="C",
+    g.add_argument("--stream-c-nu", type=nonnegative_float, default=1.58e-17, metavar="C",
                    help="LO phase-noise constant of both APs (default: 1.58e-17)")
-    g.add_argument("--stream-sync-snr", type=float, default=10.0, metavar="DB",
+    g.add_argument("--stream-sync-snr", type=finite_float, default=10.0, metavar="DB",
                    help="sync SNR after beamforming, rho ||G||_op^2 / noise (dB); "
                    "snr_ap_db follows from the seeded G (default: 10)")
     return p
@@ -85,8 +87,11 @@ def run_stream(args, out_dir, parser_error):
     from gnuradio.cohere import tdd
 
     _check(parser_error, args)
-    cfg = tdd.TddStreamConfig(N=args.stream_N, K=args.stream_K, F=args.stream_F,
-                              c_nu=args.stream_c_nu, seed=args.seed)
+    try:
+        cfg = tdd.TddStreamConfig(N=args.stream_N, K=args.stream_K, F=args.stream_F,
+                                  c_nu=args.stream_c_nu, seed=args.seed)
+    except ValueError as exc:  # the configuration's own checks, named
+        parser_error(f"--stream: {exc}")
     cfg = dataclasses.replace(cfg, snr_ap_db=cfg.snr_ap_db + args.stream_sync_snr
                               - tdd.sync_snr_db(cfg))
     print(f"broken-TDD streaming on the emulator: N = {cfg.N}, K = {cfg.K}, F = {cfg.F}, "

@@ -61,7 +61,8 @@ import time
 
 import numpy as np
 
-from .common import HelpFormatter, positive_int, results_dir
+from .common import (HelpFormatter, finite_float, nonnegative_float, positive_float,
+                     positive_int, results_dir)
 
 __all__ = ["main", "crb_std_hz", "pn_cfo_std_hz", "pn_drift_rms_rad", "estimate",
            "zadoff_chu"]
@@ -207,14 +208,14 @@ def build_parser():
         formatter_class=HelpFormatter)
     g = p.add_argument_group("testbed")
     g.add_argument("--seed", type=int, default=0, help="seed of every random draw")
-    g.add_argument("--samp-rate", type=float, default=1e6, help="sample rate fs (Hz)")
-    g.add_argument("--center-freq", type=float, default=915e6, help="carrier fc (Hz)")
-    g.add_argument("--ppm", type=float, nargs=3, default=[0.0, 3.0, -5.0],
+    g.add_argument("--samp-rate", type=positive_float, default=1e6, help="sample rate fs (Hz)")
+    g.add_argument("--center-freq", type=positive_float, default=915e6, help="carrier fc (Hz)")
+    g.add_argument("--ppm", type=finite_float, nargs=3, default=[0.0, 3.0, -5.0],
                    metavar=("PPM0", "PPM1", "PPM2"), help="oscillator offset of nodes 0, 1, 2")
-    g.add_argument("--phase-noise", type=float, nargs="+", default=[2e-20, 5e-20, 1e-19],
+    g.add_argument("--phase-noise", type=nonnegative_float, nargs="+", default=[2e-20, 5e-20, 1e-19],
                    metavar="C", help="Wiener phase-noise constant c (s), one value or one "
                    "per node; increment variance 4 pi^2 fc^2 c / fs")
-    g.add_argument("--snr-db", type=float, default=20.0,
+    g.add_argument("--snr-db", type=finite_float, default=20.0,
                    help="per-sample SNR at each receiver (dB)")
     s = p.add_argument_group("signal and estimator")
     s.add_argument("--samples", type=positive_int, default=1_000_000,

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(ofdm_pilot_estimator.h) */
-/* BINDTOOL_HEADER_FILE_HASH(a4acc1d53b41d68490ef43ece5110a32) */
+/* BINDTOOL_HEADER_FILE_HASH(a6dd03a22b448d1fbe5e81cd71c8b430) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>

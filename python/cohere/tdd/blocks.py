@@ -290,7 +290,11 @@ class tdd_central_unit(gr.basic_block):
 
     In: `alpha21` (from AP 1), `alpha12` (from AP 2), dicts {frame, phase,
     time}. Out: `meas` {phase = alpha12 - alpha21, time = sync12 index of the
-    frame}, in frame order. `records` [(frame, alpha21, alpha12, alphabar)]."""
+    frame}, in frame order. A malformed message (or one out of order) stands
+    for the frame expected next from its AP, which goes out at once with
+    phase NaN: the tracker predicts, and the APs, which wait for each frame's
+    estimate, never wait for a message that will not come. `records`
+    [(frame, alpha21, alpha12, alphabar)]."""
 
     def __init__(self, config):
         gr.basic_block.__init__(self, name="tdd_central_unit", in_sig=None, out_sig=None)
@@ -302,6 +306,7 @@ class tdd_central_unit(gr.basic_block):
         self._next = 0
         self.records = []
         self.malformed = 0
+        self._port_next = {name: 0 for name in ("alpha21", "alpha12")}  # frame expected next
         self._meas = pmt.intern("meas")
         self.message_port_register_out(self._meas)
         for name in self._have:
@@ -319,18 +324,31 @@ class tdd_central_unit(gr.basic_block):
     def _on(self, name, msg):
         try:
             frame = int(pmt.to_python(pmt.dict_ref(msg, pmt.intern("frame"), pmt.PMT_NIL)))
-            phase = float(pmt.to_double(pmt.dict_ref(msg, pmt.intern("phase"), pmt.PMT_NIL)))
         except Exception:  # noqa: BLE001 (a message handler must not throw)
+            frame = None
+        try:
+            phase = float(pmt.to_double(pmt.dict_ref(msg, pmt.intern("phase"), pmt.PMT_NIL)))
+        except Exception:  # noqa: BLE001
+            phase = None
+        if frame is None or phase is None or frame != self._port_next[name]:
+            # Each AP sends every frame once, in order: a malformed message
+            # stands for the frame expected next from that port. It goes out
+            # with phase NaN (the tracker predicts), right away: the APs
+            # wait for that frame's estimate, so waiting for a later
+            # message would deadlock the stream.
             self.malformed += 1
             if self.malformed & (self.malformed - 1) == 0:
-                self._log.warn(f"malformed {name} message dropped ({self.malformed} so far)")
-            return
+                self._log.warn(f"malformed {name} message dropped, frame "
+                               f"{self._port_next[name]} goes without a measurement "
+                               f"({self.malformed} so far)")
+            frame, phase = self._port_next[name], math.nan
+        self._port_next[name] = frame + 1
         self._have[name][frame] = phase
         a21, a12 = self._have["alpha21"], self._have["alpha12"]
         while self._next in a21 and self._next in a12:
             n = self._next
             x21, x12 = a21.pop(n), a12.pop(n)
-            alphabar = x12 - x21
+            alphabar = x12 - x21  # NaN for a frame without a measurement
             self.records.append((n, x21, x12, alphabar))
             self.message_port_pub(self._meas, pmt_dict(
                 phase=pmt.from_double(alphabar),
