@@ -11,7 +11,7 @@ pair, so per-round chatter stays out of a normal run and is switched on with
 
 from gnuradio import gr
 
-__all__ = ["block_loggers"]
+__all__ = ["block_loggers", "guarded_work"]
 
 
 def block_loggers(name):
@@ -20,3 +20,16 @@ def block_loggers(name):
     debug = gr.logger(f"{name} (debug)")
     debug.set_level(gr.prefs().get_string("LOG", "debug_level", "emerg"))
     return log, debug
+
+
+def guarded_work(block, who, work, input_items, output_items):
+    """work(input_items, output_items) for a Python block whose logic may
+    raise. An exception would end the block's thread and leave the flowgraph
+    waiting for its stream forever: the stream ends instead (WORK_DONE), the
+    reason goes to block.error and to block._log (error level)."""
+    try:
+        return work(input_items, output_items)
+    except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+        block.error = f"{type(exc).__name__}: {exc}"
+        block._log.error(f"{who}: {block.error}; it stops")
+        return -1

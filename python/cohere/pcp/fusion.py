@@ -45,7 +45,7 @@ import pmt
 from gnuradio import gr
 
 from ..cohere_python import burst_scheduler_cc
-from ..logs import block_loggers
+from ..logs import block_loggers, guarded_work
 from ..messages import pmt_dict
 from .config import PcpConfig, fractional_delay, unitary_fft
 
@@ -276,14 +276,9 @@ class pcp_fusion_control(gr.sync_block):
         self._hist_len += n
 
     def work(self, input_items, output_items):
-        # an exception would end this block's thread and leave the flowgraph
-        # waiting: end the stream instead and keep the reason (see node.py)
-        try:
-            return self._work(input_items, output_items)
-        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-            self.error = f"{type(exc).__name__}: {exc}"
-            self._log.error(f"{self.error}; the fusion node stops")
-            return -1
+        # an exception ends the stream, with the reason in self.error
+        # (run_network raises it), instead of a thread that dies silently
+        return guarded_work(self, "fusion", self._work, input_items, output_items)
 
     def _work(self, input_items, output_items):
         x = input_items[0]

@@ -44,7 +44,7 @@ import pmt
 from gnuradio import gr
 
 from ..cohere_python import burst_scheduler_cc, cfo_derotator_cc, preamble_detector_cc
-from ..logs import block_loggers
+from ..logs import block_loggers, guarded_work
 from ..messages import pmt_dict
 from .config import PcpConfig
 
@@ -376,15 +376,9 @@ class pcp_node_control(gr.sync_block):
 
     # ----- stream ------------------------------------------------------------------------
     def work(self, input_items, output_items):
-        # An exception here would end this block's thread and leave the
-        # flowgraph waiting for its stream forever: end the stream instead,
-        # keep the reason (run_network raises it) and log it.
-        try:
-            return self._work(input_items, output_items)
-        except Exception as exc:  # noqa: BLE001 - reported, not swallowed
-            self.error = f"{type(exc).__name__}: {exc}"
-            self._log.error(f"slot {self.slot}: {self.error}; this node stops")
-            return -1
+        # an exception ends the stream, with the reason in self.error
+        # (run_network raises it), instead of a thread that dies silently
+        return guarded_work(self, f"node {self.slot}", self._work, input_items, output_items)
 
     def _work(self, input_items, output_items):
         n = len(output_items[0])
