@@ -843,13 +843,15 @@ void channel_hub_impl::lo_phasors(int node, uint64_t n0, size_t m, gr_complex* o
 
 double channel_hub_impl::retune(int node, uint64_t at)
 {
+    check_node(node, "retune"); // the node count never changes
+    // lock order: the node's LO, then the hub (as with_lo(), which may need
+    // the hub's configuration while it holds the LO)
+    auto& lo = *d_lo[node];
+    std::lock_guard<std::mutex> lo_lock(lo.mutex);
     std::lock_guard<std::mutex> lock(d_mutex);
-    check_node(node, "retune");
     const double phase = (2.0 * d_retune_rng[node].uniform() - 1.0) * M_PI;
     uint64_t effective = at;
     if (d_frozen) {
-        auto& lo = *d_lo[node];
-        std::lock_guard<std::mutex> lo_lock(lo.mutex);
         if (at < lo.generated) {
             // the next sample the LO generates; recorded there, so that the
             // ground truth and any regenerated LO agree with what streamed

@@ -145,7 +145,9 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
     // (span < N) and the fit's lags.
     d_chunk = k_chunk;
     const int64_t blk = static_cast<int64_t>(d_block);
-    d_lead = (k_pad + static_cast<int64_t>(d_max_span) + blk - 1) / blk * blk;
+    // a periodic peak may be up to span before the stream, and its shifts
+    // read span before that
+    d_lead = (k_pad + 2 * static_cast<int64_t>(d_max_span) + blk - 1) / blk * blk;
     d_history = 3 * d_max_len + d_max_span + max_reach + 2 * k_pad + 8;
     // release point >= newest - (input span - 1 + 2 N + span + lags), plus
     // the input item kept unconsumed (see release_point)
@@ -240,7 +242,8 @@ void preamble_detector_cc_impl::compact()
         if (t.picker.open())
             need = std::min(need, static_cast<int64_t>(pending_start(t)));
         if (!t.waiting.empty())
-            need = std::min(need, static_cast<int64_t>(t.waiting.front().index));
+            need = std::min(need, static_cast<int64_t>(t.waiting.front().index) -
+                                      static_cast<int64_t>(t.len));
         keep = std::min(keep, need - static_cast<int64_t>(t.span) - k_pad);
     }
     const int64_t blk = static_cast<int64_t>(d_block);
@@ -318,14 +321,14 @@ uint64_t preamble_detector_cc_impl::pending_start(const track& t)
 
 void preamble_detector_cc_impl::take_found(track& t)
 {
-    // a peak at a start before the stream (a preamble cut by the stream
-    // start) cannot be tagged: it only keeps its sidelobes from being taken
-    for (auto pk : d_found) {
-        if (pk.index < t.len)
-            continue;
-        pk.index -= t.len;
-        t.waiting.push_back(pk);
-    }
+    // Peaks stay in the picker's indices (start + len). One at a start
+    // before the stream is a preamble cut by the stream start, or for a
+    // periodic preamble possibly a sidelobe up to span before one that
+    // starts in the stream: fit_waiting() shifts it, and tags only starts
+    // >= 0. Earlier ones only keep their sidelobes from being taken.
+    for (const auto& pk : d_found)
+        if (pk.index + t.span >= t.len)
+            t.waiting.push_back(pk);
 }
 
 void preamble_detector_cc_impl::analyse_prestream(track& t)
@@ -409,15 +412,15 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
 {
     size_t done = 0;
     for (const auto& w : t.waiting) {
-        if (!flushing && w.index + t.span + t.len + k_pad > d_ingested)
+        // w.index is the picker's: the peak's start plus len (see take_found)
+        if (!flushing && w.index + t.span + k_pad > d_ingested)
             break;
-        int64_t start = static_cast<int64_t>(w.index);
+        int64_t start = static_cast<int64_t>(w.index) - static_cast<int64_t>(t.len);
         if (t.span > 0) { // periodic preamble: the peak may be a sidelobe at a multiple of L
             const int64_t from = start - static_cast<int64_t>(t.span) - k_pad;
-            const long shift =
-                t.fit.best_shift(clean(from, 2 * t.span + t.len + 2 * k_pad));
-            if (start + shift >= 0)
-                start += shift;
+            // (zeros before the stream: a shift may land before it, then
+            // it was a preamble cut by the stream start)
+            start += t.fit.best_shift(clean(from, 2 * t.span + t.len + 2 * k_pad));
         }
         done++;
         // two sidelobes of one periodic preamble can land on the same start
@@ -426,6 +429,8 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
             continue;
         t.have_last = true;
         t.last_start = start;
+        if (start < 0)
+            continue; // a preamble cut by the stream start: nothing to tag
         detection det{ static_cast<uint64_t>(start),
                        static_cast<int>(id),
                        t.fit.fit(clean(start - k_pad, t.len + 2 * k_pad)) };
@@ -478,7 +483,7 @@ uint64_t preamble_detector_cc_impl::release_point() const
     for (const auto& t : d_tracks) {
         r = std::min(r, back(pending_start(t), t.span));
         if (!t.waiting.empty())
-            r = std::min(r, back(t.waiting.front().index, t.span));
+            r = std::min(r, back(t.waiting.front().index, t.span + t.len));
     }
     return r;
 }

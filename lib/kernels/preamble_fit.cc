@@ -252,7 +252,11 @@ long preamble_fit::best_shift(const gr_complex* x) const
         for (size_t k = 0; k < n; k++)
             e += std::norm(cd(w[k]));
         const double score = e > 0.0 ? std::norm(cd(c)) / e : 0.0;
-        if (score > best_score) {
+        // on a tie (within rounding) the earliest start: a preamble cut at
+        // the stream start by a multiple of L matches equally at its true
+        // start before the stream and at 0 (the rest of the window, where
+        // its end is missing, being empty)
+        if (score > best_score + 1e-6 * best_score) {
             best_score = score;
             best = o;
         }

@@ -673,3 +673,40 @@ def test_ground_truth_replay_does_not_stall_streaming():
         # held the lock), and stop() kept its 1 s promise
         assert p1 - p0 > 100_000
         assert stop_time < 1.0
+
+
+def test_retune_while_the_lo_is_regenerated_never_deadlocks():
+    """retune() takes a node's LO lock before the hub's, as the LO's
+    regeneration path does (it needs the hub's configuration): in the other
+    order a retune racing a lagging transmitter deadlocked the process (3 of
+    4 runs). Retunes from another thread while node 0's TX lags its RX by
+    more than the ring; the run ends (the 1000th-sample retune is late and
+    lands where the LO is)."""
+    n = 40000
+    hub = cohere.make_testbed(2, FS, FC, seed=4, ppm=[3.0, -2.0], phase_noise=1e-18,
+                              buffer_size=16384)
+    tb = gr.top_block()
+    tb.connect(blocks.vector_source_c([1 + 0j] * 1000, True),
+               blocks.throttle(gr.sizeof_gr_complex, 2e5), cohere.virtual_radio_sink_c(hub, 0, 1))
+    tb.connect(blocks.vector_source_c([0.5 + 0j] * 1000, True),
+               cohere.virtual_radio_sink_c(hub, 1, 1))
+    for node in (0, 1):
+        tb.connect(cohere.virtual_radio_source_c(hub, node, 1, n),
+                   blocks.null_sink(gr.sizeof_gr_complex))
+    stop = threading.Event()
+
+    def retunes():
+        while not stop.is_set():
+            hub.retune(0, 10**12)
+            hub.retune(0, 1000)
+
+    thread = threading.Thread(target=retunes, daemon=True)
+    tb.start()
+    thread.start()
+    done = threading.Event()
+    threading.Thread(target=lambda: (tb.wait(), done.set()), daemon=True).start()
+    finished = done.wait(60)  # 0.2 s of throttled TX; 60 s only on a deadlock
+    stop.set()
+    if not finished:
+        tb.stop()
+    assert finished, "deadlock: retune against the LO regeneration"

@@ -47,7 +47,12 @@ namespace cohere {
  * their fractional starts round apart, and are still two detections. Window
  * starts before sample 0 are searched too, as if zeros preceded the stream: a
  * preamble cut by the stream start peaks there, where it cannot be tagged, and
- * its sidelobes after sample 0 fall in the holdoff (no tag). Correlation by overlap-save FFTs (gr::fft); the
+ * its sidelobes after sample 0 fall in the holdoff (no tag). One ambiguity
+ * remains: a periodic preamble cut by a multiple of its period L looks the
+ * same as a full one at 0 whose end is missing, and may be tagged at 0 (with
+ * about half its amplitude). Preambles of N <= 17 samples peak below the
+ * default threshold at half-sample offsets (sinc^2(1/2) = 0.41 of the metric):
+ * use N >= 31 when the timing is fractional. Correlation by overlap-save FFTs (gr::fft); the
  * window energy (a double-precision sum) only where the metric can exceed
  * the threshold, which an exact screen finds from the energies of fixed
  * blocks of samples (a lower bound of every window's energy that never drops

@@ -94,6 +94,7 @@ Args:
              "Radio latency L: TX sample n leaves when RX sample n + L arrives.")
         .def("latency", &channel_hub::latency, py::arg("node"))
         .def("retune", &channel_hub::retune, py::arg("node"), py::arg("at"),
+             py::call_guard<py::gil_scoped_release>(),
              "New random LO phase for node from sample `at` on; returns it.")
         .def(
             "lo_phase",

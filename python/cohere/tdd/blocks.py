@@ -290,10 +290,11 @@ class tdd_central_unit(gr.basic_block):
 
     In: `alpha21` (from AP 1), `alpha12` (from AP 2), dicts {frame, phase,
     time}. Out: `meas` {phase = alpha12 - alpha21, time = sync12 index of the
-    frame}, in frame order. A malformed message (or one out of order) stands
-    for the frame expected next from its AP, which goes out at once with
-    phase NaN: the tracker predicts, and the APs, which wait for each frame's
-    estimate, never wait for a message that will not come. `records`
+    frame}, in frame order. An unreadable message stands for the frame
+    expected next from its AP, and a frame skipped by an AP's next message
+    was lost: both go out with phase NaN (the tracker predicts), at once, so
+    the APs, which wait for each frame's estimate, never wait for a message
+    that will not come. A frame delivered twice is dropped. `records`
     [(frame, alpha21, alpha12, alphabar)]."""
 
     def __init__(self, config):
@@ -330,18 +331,27 @@ class tdd_central_unit(gr.basic_block):
             phase = float(pmt.to_double(pmt.dict_ref(msg, pmt.intern("phase"), pmt.PMT_NIL)))
         except Exception:  # noqa: BLE001
             phase = None
-        if frame is None or phase is None or frame != self._port_next[name]:
-            # Each AP sends every frame once, in order: a malformed message
-            # stands for the frame expected next from that port. It goes out
-            # with phase NaN (the tracker predicts), right away: the APs
-            # wait for that frame's estimate, so waiting for a later
-            # message would deadlock the stream.
+        expected = self._port_next[name]
+        if frame is not None and frame < expected:
+            # a frame this port already delivered (or stood in for): a duplicate
             self.malformed += 1
             if self.malformed & (self.malformed - 1) == 0:
-                self._log.warn(f"malformed {name} message dropped, frame "
-                               f"{self._port_next[name]} goes without a measurement "
+                self._log.warn(f"{name} for frame {frame} again (expected {expected}): dropped "
                                f"({self.malformed} so far)")
-            frame, phase = self._port_next[name], math.nan
+            return
+        if frame is None or phase is None:
+            # Each AP sends every frame once, in order: an unreadable message
+            # stands for the frame expected next from that port. It goes out
+            # with phase NaN (the tracker predicts), right away: the APs wait
+            # for that frame's estimate, so waiting for a later message would
+            # deadlock the stream.
+            self.malformed += 1
+            if self.malformed & (self.malformed - 1) == 0:
+                self._log.warn(f"malformed {name} message dropped, frame {expected} goes without "
+                               f"a measurement ({self.malformed} so far)")
+            frame, phase = expected, math.nan
+        for missing in range(expected, frame):  # lost on the way: no measurement either
+            self._have[name][missing] = math.nan
         self._port_next[name] = frame + 1
         self._have[name][frame] = phase
         a21, a12 = self._have["alpha21"], self._have["alpha12"]
