@@ -634,8 +634,11 @@ void channel_hub_impl::build_links_locked()
             hub_rx_link link;
             link.tx = i;
             link.gain = gain;
-            // the transmitter's radio latency delays everything it sends
-            const double delay = air_delay_locked(i, j) + static_cast<double>(d_nodes[i].latency);
+            // air delays (true time, in samples of the nominal rate); the
+            // transmitter's radio latency, in its own samples, comes after
+            // the clock scaling below (TX sample m leaves at its own m + L)
+            const double delay = air_delay_locked(i, j);
+            const double latency = static_cast<double>(d_nodes[i].latency);
             std::vector<double> delays{ delay };
             std::vector<gr_complex> gains{ gr_complex(1, 0) };
             auto it = d_links.find({ i, j });
@@ -647,20 +650,23 @@ void channel_hub_impl::build_links_locked()
             }
             const double eps_i = d_nodes[i].ppm * 1e-6, eps_j = d_nodes[j].ppm * 1e-6;
             if (d_sfo && eps_i == eps_j) {
-                // same clock rate: the model's index map is n - D_p (1 + eps),
-                // a fixed delay in the nodes' own sample units
+                // same clock rate: the model's index map is n - D_p (1 + eps)
+                // - L, a fixed delay in the nodes' own sample units
                 for (auto& d : delays)
                     d *= 1.0 + eps_i;
             }
             if (d_sfo && eps_i != eps_j) {
-                // TX index of path p seen at RX sample n: (n / (1 + eps_j) - D_p) (1 + eps_i)
+                // TX index of path p seen at RX sample n:
+                // (n / (1 + eps_j) - D_p) (1 + eps_i) - L
                 link.sfo = true;
                 link.sfo_a = (1.0 + eps_i) / (1.0 + eps_j);
                 for (size_t p = 0; p < delays.size(); p++) {
-                    link.sfo_b.push_back(-delays[p] * (1.0 + eps_i));
+                    link.sfo_b.push_back(-delays[p] * (1.0 + eps_i) - latency);
                     link.sfo_g.push_back(gains[p]);
                 }
             } else {
+                for (auto& d : delays)
+                    d += latency;
                 link.fir = kernels::design_link_fir(delays, gains);
             }
             if (i != j) {

@@ -710,3 +710,17 @@ def test_retune_while_the_lo_is_regenerated_never_deadlocks():
     if not finished:
         tb.stop()
     assert finished, "deadlock: retune against the LO regeneration"
+
+
+@pytest.mark.parametrize("ppm", [1000.0, -500.0])
+def test_sfo_keeps_the_radio_latency_in_the_nodes_own_samples(ppm):
+    """TX sample m leaves when the node's own RX sample m + L arrives, SFO or
+    not: a loopback self link with L = 10000 returns an impulse sent at 3000
+    at exactly 13000 (the latency was scaled with the air delay by 1 + e:
+    13010 at +1000 ppm, 12995 at -500 ppm)."""
+    n = 16000
+    hub = unit_testbed(1, ppm=ppm, sfo=True, latency=10000, link_gain={(0, 0): 1.0})
+    x = np.zeros(n, np.complex64)
+    x[3000] = 1.0
+    y = cohere.simulate(hub, {0: x}, n)[0][0]
+    assert int(np.argmax(np.abs(y))) == 13000 and abs(y[13000]) == pytest.approx(1.0, abs=1e-6)

@@ -192,3 +192,25 @@ def test_modulate_checks_the_cp_length():
     for bad in (80, -8, 1.5):
         with pytest.raises(ValueError, match="cp_len"):
             ofdm.modulate(data, cmap, pilots, bad)
+
+
+@pytest.mark.parametrize("back,posted", [(FFT + CP, 2), (FFT + CP + 1, 0)])
+def test_look_back_limit_is_measured_from_the_tag(back, posted):
+    """A frame may start up to one symbol (fft + cp) before its tag; further
+    back it is dropped, for every cut (the limit was measured from the work
+    call's start, so a frame 81 samples back was kept or not with the cuts)."""
+    rng = np.random.default_rng(6)
+    cmap = ofdm.carrier_map(FFT)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    sig = ofdm.modulate(qpsk(rng, (2, int(np.sum(cmap == ofdm.DATA)))), cmap, pilots, CP)
+    start = 1000
+    stream = np.concatenate([np.zeros(start), sig, np.zeros(300)]).astype(np.complex64)
+    for max_items in (None, 1, 5, 100, 450):
+        tb = gr.top_block()
+        src = blocks.vector_source_c(stream.tolist(), False, 1,
+                                     [tag(start + back, "sync_peak", pmt.to_pmt({"index": start}))])
+        est = cohere.ofdm_pilot_estimator(FFT, CP, [int(c) for c in cmap], list(pilots), 2, 0,
+                                          "sync_peak", False)
+        tb.connect(src, est)
+        tb.run(max_items) if max_items else tb.run()
+        assert est.symbols_posted() == posted, max_items
