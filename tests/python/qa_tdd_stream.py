@@ -266,3 +266,24 @@ def test_spectral_efficiency_with_one_user():
     out = tdd_sync.simulate_se(2, [(5e-18, -15.0)], sp=sp, frames=100,
                                reading=tdd_sync.READINGS["paper"])
     assert 0 < out["kalman"][0] < 10 and 0 < out["direct"][0] < 10
+
+
+def test_central_unit_lost_and_repeated_estimates_cost_one_frame():
+    """A message lost on the way (AP 1's frame 2 never arrives) costs exactly
+    that frame (NaN, the tracker predicts) and a repeated one is dropped:
+    every other frame keeps its measurement (the port's expected frame used
+    to stay one behind, turning every later frame into NaN)."""
+    import pmt
+
+    from gnuradio.cohere.messages import pmt_dict
+    from gnuradio.cohere.tdd.blocks import tdd_central_unit
+
+    cu = tdd_central_unit(tdd.TddStreamConfig(N=2, K=1, F=2))
+    published = []
+    cu.message_port_pub = lambda port, msg: published.append(pmt.to_python(msg)["phase"])
+    send = [("alpha21", n) for n in (0, 1, 1, 3, 4, 5)] + [("alpha12", n) for n in range(6)]
+    for port, n in send:
+        cu._on(port, pmt_dict(frame=pmt.from_long(n), phase=pmt.from_double(0.5 + n)))
+    assert len(published) == 6
+    assert [math.isnan(v) for v in published] == [False, False, True, False, False, False]
+    assert published[3] == 0.0 and cu.malformed == 1  # the repeated frame 1
