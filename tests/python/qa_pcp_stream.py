@@ -54,7 +54,8 @@ def test_schedule_is_reversed_and_cfo_resilient():
     ("oac_symbols", 0), ("lookahead", 0), ("g_u", 10), ("g_d", 10), ("feedback_amp", 1.5),
     ("trigger_len", 15), ("theta_des", math.nan), ("idle", 3),
     ("fft_len", 16), ("cp_len", 0), ("cp_len", 10.5), ("oac_symbols", 1.5), ("min_snr_db", math.nan),
-    ("seed", -1), ("trigger_len", 8192), ("num_nodes", True), ("samp_rate", math.inf)])
+    ("seed", -1), ("trigger_len", 8192), ("num_nodes", True), ("samp_rate", math.inf),
+    ("trigger_len", 32), ("g_d", 3137), ("margin", 16)])
 def test_invalid_configuration_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         pcp.PcpConfig(**{field: value})
@@ -364,3 +365,25 @@ def test_a_node_error_ends_the_run_with_the_reason():
     with pytest.raises(RuntimeError, match="node 1: ValueError: values callable"):
         pcp.run_network(c, 4, testbed=dict(seed=1, ppm=[0, 3, -4]),
                         node_options={1: {"values": lambda rec: np.ones(5)}})
+
+
+def test_short_pilots_stray_request_matches_leave_the_trigger():
+    """fft 32, cp 4: the node's detector also matches the request pilot inside
+    the trigger; such a stray match must not use up the trigger (it did, the
+    real request was then ignored and the node never took part)."""
+    c = pcp.PcpConfig(num_nodes=1, fft_len=32, cp_len=4, active=24)
+    run = pcp.run_network(c, 5, testbed=dict(seed=1, ppm=[0.0, 3.0], link_delay=0.3), seed=1)
+    assert [len(r["participants"]) for r in run.fusion][2:] == [1, 1, 1]
+    assert all(abs(r["arrived"] - 1) < 0.05 for r in run.fusion[2:])
+    assert sum(bool(r.get("payload_sent")) for r in run.nodes[1]) == 3
+
+
+def test_delay_estimate_stays_in_its_range():
+    """delay_of returns a delay in [-n/2, n/2): a Newton step across -n/2
+    wraps (15.95 came back as -16.05 with n = 32)."""
+    from gnuradio.cohere.pcp.fusion import delay_of
+
+    q = np.arange(-12, 12)
+    for tau in (15.97, -15.97, 15.5, -16.0):
+        est = delay_of(np.exp(-2j * np.pi * q * tau / 32), q, 32)
+        assert -16 <= est < 16 and abs((est - tau + 16) % 32 - 16) < 1e-9, (tau, est)

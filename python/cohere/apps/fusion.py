@@ -79,6 +79,9 @@ def main(argv=None):
                             interrupt=conn.interrupt if conn else None)
     if reason == "stopped":
         reason = "end of run"
+    error = tb.fusion.control.error  # an exception in the fusion's logic
+    if error:
+        reason = f"error: {error}"
     tb.writer.close()
     records = tb.writer.records
     ids = list(settings.slots)
@@ -108,6 +111,9 @@ def main(argv=None):
     with open(path, "w") as f:
         json.dump(summary, f, indent=2)
     print(f"fusion: {len(records)}/{settings.rounds} rounds ({reason}); wrote {jsonl} and {path}")
+    if error:
+        print(f"{PROG}: the fusion stopped on an error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -82,11 +82,14 @@ def main(argv=None):
     reason = run_until_done(tb, stop, interrupt=conn.interrupt if conn else None)
     if reason == "stopped":
         reason = "end of stream" if conn is not None else "end of run"
+    error = tb.node.control.error  # an exception in the node's logic
+    if error:
+        reason = f"error: {error}"
     report = tb.report()
     report.update(family=radio.family, hub_start=hub_start, ended=reason,
                   session=None if radio.connection is None else radio.connection.session)
     rounds = report["rounds"]
-    sent = sum(1 for r in rounds if r.get("values") is not None)
+    sent = sum(1 for r in rounds if r.get("payload_sent"))  # armed and its feedback taken
     counted = sum(1 for r in tb.listener.results if node.id in (r.get("participants") or []))
     print(f"node {node.id}: {len(rounds)} requests answered, {sent} payloads sent, "
           f"counted in {counted} fusion rounds; {reason}")
@@ -96,6 +99,9 @@ def main(argv=None):
     with open(path, "w") as f:
         json.dump(to_json(report), f, indent=1)
     print(f"wrote {path}")
+    if error:
+        print(f"{PROG}: node {node.id} stopped on an error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -171,8 +171,9 @@ class PcpConfig:
         need(self.lookahead >= 1, "lookahead", "must be >= 1")
         need(self.latency >= 0, "latency", "must be >= 0")
         need(self.margin >= 0, "margin", "must be >= 0")
-        need(16 <= self.trigger_len <= 4096 and self.trigger_len % 2 == 0, "trigger_len",
-             "must be even and in 16..4096 (the detector's preamble lengths)")
+        need(64 <= self.trigger_len <= 4096 and self.trigger_len % 2 == 0, "trigger_len",
+             "must be even and in 64..4096 (shorter triggers are found in noise, and a node "
+             "would acquire a wrong CFO from one)")
         need(0 < self.feedback_amp <= 1, "feedback_amp", "must be in (0, 1]")
         need(math.isfinite(self.theta_des), "theta_des", "must be finite")
         need(0 < self.detect_threshold < 1, "detect_threshold", "must be in (0, 1)")
@@ -180,6 +181,17 @@ class PcpConfig:
             value = getattr(self, name)
             need(value is None or value >= self.min_turnaround, name,
                  f"must be >= lookahead + latency + 1 = {self.min_turnaround}")
+        # The fusion decides margin after the last response slot and sends
+        # feedback advanced by the round trip (up to half a CP): the
+        # turnaround must cover lookahead + latency beyond that, or every
+        # feedback burst is late.
+        need_gd = (self.lookahead + self.latency + self.margin + (self.cp_len + 1) // 2 + 1)
+        if self.fusion_turnaround < need_gd:
+            name = "g_d" if self.g_d is not None else "margin"
+            raise ValueError(
+                f"{name}: the fusion turnaround {self.fusion_turnaround} must be >= lookahead + "
+                f"latency + margin + cp_len / 2 + 1 = {need_gd} (its feedback would be late), "
+                f"got {getattr(self, name)}")
         need(self.idle is None or self.idle >= self.min_idle, "idle",
              f"must be >= {self.min_idle} (noise window and retune slack)")
         if self.node_turnaround < self.sym_len:

@@ -361,7 +361,7 @@ class node_top_block(gr.top_block):
         out = {"id": self.node_id, "slot": self.slot, "latency": self.config.latency,
                "cfo_estimate": self.node.control.cfo_estimate,
                "retunes": [{"sample": int(at), "cfo": float(f)}
-                           for at, f in self.node.control._retunes[1:]],
+                           for at, f in self.node.control.retune_log],
                "rounds": to_json(self.node.rounds),
                "fusion_results": self.listener.results}
         if self.radio.monitor is not None:

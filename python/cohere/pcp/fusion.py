@@ -79,7 +79,7 @@ def delay_of(h, q, n, oversample=8, newton=3):
         if abs(step) > 1.0 / oversample:
             break
         tau += step
-    return float(tau)
+    return float((tau + n / 2) % n - n / 2)  # a step may cross -n/2: the same delay
 
 
 class pcp_fusion_control(gr.sync_block):

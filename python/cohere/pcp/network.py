@@ -132,7 +132,8 @@ def analyze(run, skip_rounds=2):
         re_err       list of per-resource-element phase errors (rad, data REs)
         amp_ratio    (rounds, K, oac_symbols) |component| / rho
         participants (rounds, K) bool, as reported by the fusion
-        sent         (rounds, K) bool, node armed a payload for that round
+        sent         (rounds, K) bool, node's payload went on the air (armed on
+                     the request, sent on its accepted feedback)
         sums, truth, ideal   (rounds, params) complex
         nmse_db, ideal_nmse_db, predicted_nmse_db
     """
@@ -171,7 +172,7 @@ def analyze(run, skip_rounds=2):
                 participants[i, k - 1] = True
             if node_rec is None or "values" not in node_rec:
                 continue
-            sent[i, k - 1] = True
+            sent[i, k - 1] = bool(node_rec.get("payload_sent", False))
             if k not in rec["participants"]:
                 continue
             values = node_rec["values"]

@@ -153,7 +153,8 @@ class pcp_node_control(gr.sync_block):
         # applied to the RX derotator so far [(rx index, frequency)]
         self.cfo_estimate = None
         self._cfo_count = 0
-        self._retunes = [(0, 0.0)]
+        self._retunes = [(0, 0.0)]  # those still needed by _theta (trimmed)
+        self.retune_log = []  # every retune posted: (RX index, Hz)
         self._acquired_from = None  # first RX index after the acquisition retune
         self._last_pilot = None  # (index, phase) of the last request pilot
         self._trigger = None  # last trigger detection (fields)
@@ -202,6 +203,7 @@ class pcp_node_control(gr.sync_block):
         self._post(self._tx_port, cfo=pmt.from_double(-freq),
                    time=pmt.from_uint64(at - self.cfg.latency))
         self._retunes.append((at, freq))
+        self.retune_log.append((at, freq))
 
     def _retune_time(self, pilot_index):
         """Right after the round whose request pilot starts at pilot_index."""
@@ -289,10 +291,12 @@ class pcp_node_control(gr.sync_block):
     def _on_request(self, f):
         c = self.cfg
         trig = self._trigger
-        self._trigger = None
         if trig is None or abs(f["index"] - c.trigger_len - trig["index"]) > 2.0:
+            # (a stray match, e.g. inside the trigger itself with short
+            # pilots, leaves the trigger for the real request)
             self._debug.debug(f"request pilot at {f['index']:.2f} without its trigger: ignored")
             return False
+        self._trigger = None
         if self._acquired_from is None or f["index"] < self._acquired_from:
             return False  # acquisition round: no response
         count = self._requests_seen
@@ -362,7 +366,9 @@ class pcp_node_control(gr.sync_block):
         weight = max(1.0 / self._rtt_count, 0.25)
         self.round_trip += weight * (rtt - self.round_trip)
         rec.update(feedback_index=f["index"], feedback_amp=f["amp"],
-                   feedback_phase=f["phase"], round_trip=rtt)
+                   feedback_phase=f["phase"], round_trip=rtt,
+                   # the armed payload fires on this (forwarded) feedback tag
+                   payload_sent="values" in rec)
         self._current = None
         self._publish(rec)
         return True
