@@ -220,6 +220,14 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
             raise ValueError(f"positions: expected {num_nodes} (x, y) pairs, got shape {pos.shape}")
         hub.set_positions(list(pos[:, 0]), list(pos[:, 1]))
     hub.set_rayleigh(bool(rayleigh))
+    if positions is not None:
+        for i in range(num_nodes):
+            for j in range(i + 1, num_nodes):
+                g = np.asarray(hub.link_gain(i, j), dtype=complex)
+                if not np.all(np.isfinite(g)):
+                    raise ValueError(f"ref_loss_db: the path loss gives node {i} -> {j} a "
+                                     f"non-finite air gain (ref_loss_db {ref_loss_db!r}, "
+                                     f"path_loss_exponent {path_loss_exponent!r})")
 
     for (tx, rx), g in _pairs("link_gain", link_gain, num_nodes).items():
         values = _complexes(f"link_gain[{(tx, rx)}]", g)
@@ -301,6 +309,14 @@ def simulate(hub, tx, nsamples, rx_nodes=None, max_noutput_items=None, relays=No
     nodes = range(hub.num_nodes())
     rx_nodes = list(nodes) if rx_nodes is None else [int(n) for n in rx_nodes]
     relays = relays or {}
+    for a in relays:
+        for b in relays:
+            if any(g != 0 for g in hub.link_gain(int(a), int(b))):
+                # each would need the other's TX sample n to make its own:
+                # the stream could never start
+                raise ValueError(f"relays: nodes {a} and {b} relay with no delay and "
+                                 f"{'hear themselves' if a == b else 'hear each other'} "
+                                 f"(a loop without delay); give at most one such relay")
     tb = gr.top_block("cohere_simulate")
     keep = []
     for node, samples in tx.items():

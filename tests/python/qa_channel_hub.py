@@ -399,6 +399,7 @@ BAD_CONFIGS = [
     (dict(link_taps={(0, 1): ([3.0], [complex("inf")])}), "link_taps.*inf"),
     (dict(path_loss_exponent=float("nan")), "path loss exponent"),  # no positions
     (dict(positions=[(0, 0), (float("nan"), 1)]), "position of node 1.*nan"),
+    (dict(positions=[(0, 0), (10, 0)], ref_loss_db=-1000.0), "ref_loss_db"),  # gain overflows
 ]
 
 
@@ -724,3 +725,11 @@ def test_sfo_keeps_the_radio_latency_in_the_nodes_own_samples(ppm):
     x[3000] = 1.0
     y = cohere.simulate(hub, {0: x}, n)[0][0]
     assert int(np.argmax(np.abs(y))) == 13000 and abs(y[13000]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_relays_that_hear_each_other_are_refused():
+    """Two zero-delay relays that hear each other would each need the other's
+    TX sample n to make their own: simulate() refuses them (it hung)."""
+    hub = unit_testbed(3)
+    with pytest.raises(ValueError, match="relays: nodes 1 and 2"):
+        cohere.simulate(hub, {0: np.ones(10)}, 10, relays={1: 0.5, 2: 0.5})

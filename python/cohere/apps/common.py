@@ -34,6 +34,18 @@ def positive_float(text):
     return value
 
 
+def seed_int(text):
+    """argparse type: a seed, an integer in 0 .. 2^32 - 1 (NumPy's and the
+    emulator's seeds both take it)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2^32-1, got {text!r}")
+    return value
+
+
 def positive_int(text):
     """argparse type: a positive integer, also written as 1e6."""
     try:

@@ -42,7 +42,8 @@ import time
 
 import numpy as np
 
-from .common import HelpFormatter, finite_float, nonnegative_float, positive_int, results_dir
+from .common import (HelpFormatter, finite_float, nonnegative_float, positive_int, results_dir,
+                     seed_int)
 
 PROG = "cohere demo"
 
@@ -57,7 +58,7 @@ def build_parser():
                    help="PCP + OAC rounds measured (after a CFO acquisition and a ranging round)")
     g.add_argument("--no-sync-rounds", type=positive_int, default=20,
                    help="rounds of the unsynchronized baseline run")
-    g.add_argument("--seed", type=int, default=1, help="seed of every random draw")
+    g.add_argument("--seed", type=seed_int, default=1, help="seed of every random draw")
     g.add_argument("--ppm", type=nonnegative_float, default=10.0,
                    help="oscillator offsets uniform in +-PPM ppm (every radio)")
     g.add_argument("--phase-noise", type=nonnegative_float, default=1e-20,
