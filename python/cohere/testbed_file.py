@@ -239,8 +239,14 @@ def _parse_zmq(where, raw):
     raw = _mapping(where, {} if raw is None else raw, ZMQ_DEFAULTS)
     out = dict(ZMQ_DEFAULTS)
     out.update(raw)
-    for key in ("hub", "fusion"):
-        parse_endpoint(out[key], f"{where}: {key}")
+    hub_host, hub_port = parse_endpoint(out["hub"], f"{where}: hub")
+    fusion_host, fusion_port = parse_endpoint(out["fusion"], f"{where}: fusion")
+    # the fusion binds its port and the next one (results to the nodes)
+    if hub_port in (fusion_port, fusion_port + 1) and \
+            (hub_host == fusion_host or "*" in (hub_host, fusion_host)
+             or "0.0.0.0" in (hub_host, fusion_host)):
+        raise TestbedError(f"{where}: the fusion uses ports {fusion_port} and {fusion_port + 1}, "
+                           f"one of them is the hub's ({out['hub']})")
     for key in ("timeout", "join_timeout"):
         out[key] = _number(where, key, out[key], positive=True)
     out["rate"] = _number(where, "rate", out["rate"], minimum=0)

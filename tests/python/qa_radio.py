@@ -39,6 +39,8 @@ def cli(*args, cwd):
     (lambda d: d.update(nodes=[]), "non-empty list"),
     (lambda d: d.update(emulator={"noise_power": "loud"}), "noise_power must be a number"),
     (lambda d: d["nodes"].extend([{"id": 1, "role": "fusion"}, {"id": 2, "role": "fusion"}]), "more than one"),
+    (lambda d: d.update(zmq={"hub": "tcp://127.0.0.1:5600", "fusion": "tcp://127.0.0.1:5599"}),
+     "one of them is the hub's"),
 ])
 def test_testbed_validation(change, message):
     """Invalid testbed files raise TestbedError (a ValueError) naming the problem."""
