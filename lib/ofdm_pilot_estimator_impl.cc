@@ -89,8 +89,13 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
         const int64_t first = origin + d_start_offset;
         // measured from the tag (never from this call's start, which depends
         // on the cuts); the tag is in this call, so the history reaches it
-        if (first < 0 ||
-            first < static_cast<int64_t>(tag.offset) - static_cast<int64_t>(d_lookback)) {
+        if (first < 0) {
+            d_logger->warn("frame start {} (tag at {}) is before the stream; frame dropped",
+                           first,
+                           tag.offset);
+            continue;
+        }
+        if (first < static_cast<int64_t>(tag.offset) - static_cast<int64_t>(d_lookback)) {
             d_logger->warn("frame start {} is more than {} samples before its tag at {}; frame "
                            "dropped",
                            first,

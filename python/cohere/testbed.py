@@ -18,24 +18,39 @@ from .cohere_python import channel_hub
 __all__ = ["make_testbed", "per_node", "run_flowgraph", "simulate"]
 
 
+def _scalar(value):
+    """A NumPy array of one element as its element (0-d or size 1, as
+    rng.normal(size=1) gives); anything else unchanged."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return value.reshape(()).item()
+    return value
+
+
 def _real(name, value):
-    """A real number (int, float or a NumPy scalar) as float; ValueError naming
-    the argument and the value otherwise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)) \
+    """A real number (int, float, a NumPy scalar or one-element array, or a
+    complex with zero imaginary part) as float; ValueError naming the
+    argument and the value otherwise."""
+    value = _scalar(value)
+    if isinstance(value, (complex, np.complexfloating)) and value.imag == 0:
+        value = value.real
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Number, np.number)) \
             or isinstance(value, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {value!r}")
-    return float(value)
+    return float(value)  # Decimal and Fraction too
 
 
 def _integer(name, value, lo=None, hi=None):
     """An integer (int, a NumPy integer, or a float with an integral value) in
     [lo, hi]; ValueError naming the argument and the value otherwise."""
+    value = _scalar(value)
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name}: expected an integer, got {value!r}")
     if isinstance(value, (numbers.Integral, np.integer)):
         out = int(value)
-    elif isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
-        out = int(value)
+    elif isinstance(value, (numbers.Number, np.floating)) \
+            and not isinstance(value, (complex, np.complexfloating)) \
+            and math.isfinite(float(value)) and float(value) == int(value):
+        out = int(value)  # 2.0, Fraction(2), Decimal('2')
     else:
         raise ValueError(f"{name}: expected an integer, got {value!r}")
     if (lo is not None and out < lo) or (hi is not None and out > hi):
@@ -65,6 +80,8 @@ def per_node(name, value, num_nodes, cast=float):
     """
     if isinstance(value, (str, bytes)):
         raise ValueError(f"{name}: expected a number or {num_nodes} numbers, got {value!r}")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()  # a NumPy scalar in array form: one value for all
     if isinstance(value, (Sequence, np.ndarray)):
         values = list(np.asarray(value, dtype=object).ravel()) \
             if isinstance(value, np.ndarray) else list(value)
@@ -123,7 +140,7 @@ def _pairs(name, value, num_nodes):
         i, j = np.argwhere(~np.isclose(arr, arr.T))[0]
         raise ValueError(f"{name}: the matrix must be symmetric (the air is reciprocal), got "
                          f"{arr[i, j]!r} at [{i}][{j}] and {arr[j, i]!r} at [{j}][{i}]")
-    if not np.iscomplexobj(value) and np.all(arr.imag == 0):
+    if np.all(arr.imag == 0):
         arr = arr.real
     out = {(i, j): arr[i, j] for i in range(num_nodes) for j in range(i + 1, num_nodes)}
     out.update({(i, i): arr[i, i] for i in range(num_nodes) if arr[i, i] != 0})
@@ -206,10 +223,12 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
             node = _integer(f"{name} node", node)
             setter(node, _complexes(f"{name}[{node}]", g))
 
-    # checked even without positions, so that a bad value never goes unnoticed
-    hub.set_path_loss(_real("path_loss_exponent", path_loss_exponent),
-                      _real("ref_loss_db", ref_loss_db), _real("ref_distance", ref_distance),
-                      _real("shadowing_db", shadowing_db))
+    # checked even without positions, so that a bad value never goes
+    # unnoticed (None, without positions, means unused)
+    path_loss = dict(path_loss_exponent=path_loss_exponent, ref_loss_db=ref_loss_db,
+                     ref_distance=ref_distance, shadowing_db=shadowing_db)
+    if positions is not None or all(v is not None for v in path_loss.values()):
+        hub.set_path_loss(*(_real(k, v) for k, v in path_loss.items()))
     if positions is not None:
         try:
             pos = np.asarray(positions, dtype=float)
@@ -236,7 +255,8 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
             raise ValueError(f"link_gain[{(tx, rx)}]: expected a {shape[0]}x{shape[1]} matrix "
                              f"(rx antennas x tx antennas), got {len(values)} values")
         hub.set_link_gain(tx, rx, values)
-    if link_delay is not None and np.isscalar(link_delay):
+    if link_delay is not None and not isinstance(link_delay, Mapping) \
+            and np.ndim(link_delay) == 0:  # one delay for every link
         delay = _real("link_delay", link_delay)
         for i in range(num_nodes):
             for j in range(i + 1, num_nodes):
@@ -264,6 +284,8 @@ def make_testbed(num_nodes, samp_rate, center_freq, seed=0, antennas=1,
     if buffer_size is not None:
         hub.set_buffer_size(_integer("buffer_size", buffer_size, 1, 2**62))
     if capture is not None:
+        if isinstance(capture, (numbers.Integral, np.integer)):
+            capture = [capture]  # one node
         requests = capture if isinstance(capture, Mapping) else {n: 1_000_000 for n in capture}
         for node, size in requests.items():
             hub.enable_capture(_integer("capture node", node),
@@ -311,12 +333,22 @@ def simulate(hub, tx, nsamples, rx_nodes=None, max_noutput_items=None, relays=No
     relays = relays or {}
     for a in relays:
         for b in relays:
-            if any(g != 0 for g in hub.link_gain(int(a), int(b))):
-                # each would need the other's TX sample n to make its own:
-                # the stream could never start
-                raise ValueError(f"relays: nodes {a} and {b} relay with no delay and "
-                                 f"{'hear themselves' if a == b else 'hear each other'} "
-                                 f"(a loop without delay); give at most one such relay")
+            if not any(g != 0 for g in hub.link_gain(int(a), int(b))):
+                continue
+            # A relay sends its RX sample n as its TX sample n: a relay that
+            # hears one (or itself) needs that TX sample strictly in the past.
+            # An integer delay of 1 sample does; a fractional one (windowed
+            # sinc, 16 samples on each side), or a resampled one (SFO), needs
+            # 17 samples; less and each waits for the other forever.
+            delay = hub.link_delay(int(a), int(b)) + hub.latency(int(a))
+            causal = delay >= 17 or (delay >= 1 and float(delay).is_integer()
+                                     and not hub.sfo_enabled())
+            if not causal:
+                raise ValueError(
+                    f"relays: nodes {a} and {b} relay with no processing delay and "
+                    f"{'hear themselves' if a == b else 'hear each other'} within {delay:g} "
+                    f"samples: each needs the other's samples not yet sent (a loop needs "
+                    f"a delay of at least 1 sample, 17 if fractional or with SFO)")
     tb = gr.top_block("cohere_simulate")
     keep = []
     for node, samples in tx.items():

@@ -733,3 +733,37 @@ def test_relays_that_hear_each_other_are_refused():
     hub = unit_testbed(3)
     with pytest.raises(ValueError, match="relays: nodes 1 and 2"):
         cohere.simulate(hub, {0: np.ones(10)}, 10, relays={1: 0.5, 2: 0.5})
+
+
+def test_make_testbed_takes_numpy_scalars_and_one_element_arrays():
+    """Values that worked before the argument checks still do: NumPy 0-d and
+    one-element arrays (rng.normal(size=1)), Decimal/Fraction numbers, a link
+    delay matrix of complex dtype with zero imaginary parts, one capture node."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    hub = cohere.make_testbed(np.array(3), np.array(1e6), FC, seed=np.array(3),
+                              ppm=[rng.normal(0, 5, 1) for _ in range(3)],
+                              phase_noise=np.array(0.0), noise_power=Decimal("0.001"),
+                              link_delay=np.array([[0, 3, 1], [3, 0, 2], [1, 2, 0]], complex),
+                              latency=[0.0, 5.0, Fraction(10)], capture=1)
+    assert hub.num_nodes() == 3 and hub.link_delay(0, 1) == 3.0 and hub.latency(2) == 10
+    hub = cohere.make_testbed(2, FS, FC, link_delay={(0, 1): np.array([3.0])})
+    assert hub.link_delay(1, 0) == 3.0
+
+
+def test_relays_hearing_each_other_through_a_delay_work():
+    """Zero-delay relays may hear each other through a link delay of at least
+    one sample: each needs only the other's past (refusing them regardless
+    was a regression). A pulse bounces 0 -> 1 -> 2 -> 1 ..."""
+    n = 700
+    hub = unit_testbed(3, link_delay={(0, 1): 100.0, (1, 2): 200.0, (0, 2): 100.0})
+    x = np.zeros(n, np.complex64)
+    x[0] = 1.0
+    rx = cohere.simulate(hub, {0: x}, n, relays={1: 0.5, 2: 0.5})
+    assert abs(rx[1][0][100]) == pytest.approx(1.0, abs=1e-6)
+    assert abs(rx[2][0][300]) > 0.4  # 0 -> 1 (100) -> 2 (200), times 0.5
+    with pytest.raises(ValueError, match="within 0.5 samples"):
+        cohere.simulate(unit_testbed(3, link_delay={(1, 2): 0.5}), {0: x}, 10,
+                        relays={1: 0.5, 2: 0.5})

@@ -55,7 +55,7 @@ def test_schedule_is_reversed_and_cfo_resilient():
     ("trigger_len", 15), ("theta_des", math.nan), ("idle", 3),
     ("fft_len", 16), ("cp_len", 0), ("cp_len", 10.5), ("oac_symbols", 1.5), ("min_snr_db", math.nan),
     ("seed", -1), ("trigger_len", 8192), ("num_nodes", True), ("samp_rate", math.inf),
-    ("trigger_len", 32), ("g_d", 3137), ("margin", 16)])
+    ("trigger_len", 32), ("g_d", 3137)])
 def test_invalid_configuration_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         pcp.PcpConfig(**{field: value})
@@ -387,3 +387,16 @@ def test_delay_estimate_stays_in_its_range():
     for tau in (15.97, -15.97, 15.5, -16.0):
         est = delay_of(np.exp(-2j * np.pi * q * tau / 32), q, 32)
         assert -16 <= est < 16 and abs((est - tau + 16) % 32 - 16) < 1e-9, (tau, est)
+
+
+def test_config_takes_integral_floats_and_a_long_cp():
+    """GRC's raw fields give floats or NumPy values: an integral one is that
+    integer (3300.0 was refused). A long CP (200 of 256) makes the derived
+    fusion turnaround cover its half-CP feedback advance (it was refused,
+    naming margin, which neither GRC nor the demo can set)."""
+    c = pcp.PcpConfig(g_d=3300.0, g_u=np.float64(3200), seed=np.array(3))
+    assert c.g_d == 3300 and type(c.g_d) is int and c.g_u == 3200 and c.seed == 3
+    c = pcp.PcpConfig(cp_len=200)
+    assert c.fusion_turnaround >= c.lookahead + c.latency + c.margin + 100 + 1
+    with pytest.raises(ValueError, match="g_d"):
+        pcp.PcpConfig(g_d=3300.5)

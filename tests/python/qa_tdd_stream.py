@@ -287,3 +287,21 @@ def test_central_unit_lost_and_repeated_estimates_cost_one_frame():
     assert len(published) == 6
     assert [math.isnan(v) for v in published] == [False, False, True, False, False, False]
     assert published[3] == 0.0 and cu.malformed == 1  # the repeated frame 1
+
+
+def test_central_unit_ignores_a_frame_number_no_ap_could_send():
+    """A frame number far beyond the expected one (3,000,000 after frame 2) is
+    dropped (it filled 3 million NaN frames, 300 MB, and then refused the real
+    frame 3); the real frame 3 keeps its measurement."""
+    import pmt
+
+    from gnuradio.cohere.messages import pmt_dict
+    from gnuradio.cohere.tdd.blocks import tdd_central_unit
+
+    cu = tdd_central_unit(tdd.TddStreamConfig(N=2, K=1, F=2))
+    published = []
+    cu.message_port_pub = lambda port, msg: published.append(pmt.to_python(msg)["phase"])
+    msgs = [("alpha21", n) for n in (0, 1, 2, 3_000_000, 3)] + [("alpha12", n) for n in range(4)]
+    for port, n in msgs:
+        cu._on(port, pmt_dict(frame=pmt.from_long(n), phase=pmt.from_double(0.25)))
+    assert published == [0.0, 0.0, 0.0, 0.0] and cu.malformed == 1

@@ -140,10 +140,23 @@ class PcpConfig:
         def integer(v):
             return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
-        for name in ("num_nodes", "fft_len", "cp_len", "active", "pilot_spacing", "oac_symbols",
-                     "guard", "lookahead", "latency", "margin", "trigger_len", "seed"):
+        ints = ("num_nodes", "fft_len", "cp_len", "active", "pilot_spacing", "oac_symbols",
+                "guard", "lookahead", "latency", "margin", "trigger_len", "seed")
+        optional = ("g_u", "g_d", "idle", "start")
+        for name in ints + optional:
+            # an integral float (3300.0, numpy scalars, 0-d arrays: GRC's raw
+            # fields) is that integer; the frozen fields are normalized here
+            v = getattr(self, name)
+            if isinstance(v, np.ndarray) and v.ndim == 0:
+                v = v.item()
+            if isinstance(v, (float, np.floating)) and math.isfinite(v) and v == int(v):
+                v = int(v)
+            elif isinstance(v, np.integer):
+                v = int(v)
+            object.__setattr__(self, name, v)
+        for name in ints:
             need(integer(getattr(self, name)), name, "must be an integer")
-        for name in ("g_u", "g_d", "idle", "start"):
+        for name in optional:
             need(getattr(self, name) is None or integer(getattr(self, name)), name,
                  "must be an integer or None")
         for name in ("samp_rate", "center_freq", "theta_des", "feedback_amp", "min_snr_db",
@@ -186,12 +199,9 @@ class PcpConfig:
         # turnaround must cover lookahead + latency beyond that, or every
         # feedback burst is late.
         need_gd = (self.lookahead + self.latency + self.margin + (self.cp_len + 1) // 2 + 1)
-        if self.fusion_turnaround < need_gd:
-            name = "g_d" if self.g_d is not None else "margin"
-            raise ValueError(
-                f"{name}: the fusion turnaround {self.fusion_turnaround} must be >= lookahead + "
-                f"latency + margin + cp_len / 2 + 1 = {need_gd} (its feedback would be late), "
-                f"got {getattr(self, name)}")
+        need(self.fusion_turnaround >= need_gd, "g_d",
+             f"must be >= lookahead + latency + margin + cp_len / 2 + 1 = {need_gd} (the "
+             f"feedback would be late)")
         need(self.idle is None or self.idle >= self.min_idle, "idle",
              f"must be >= {self.min_idle} (noise window and retune slack)")
         if self.node_turnaround < self.sym_len:
@@ -227,8 +237,11 @@ class PcpConfig:
 
     @property
     def fusion_turnaround(self):
-        # the fusion decides once the last response slot (plus margin) is in
-        return self.min_turnaround + 2 * self.margin if self.g_d is None else int(self.g_d)
+        # the fusion decides once the last response slot (plus margin) is in,
+        # and a feedback leaves up to half a CP early (the round trip)
+        if self.g_d is not None:
+            return int(self.g_d)
+        return self.min_turnaround + self.margin + max(self.margin, (self.cp_len + 1) // 2)
 
     @property
     def noise_window(self):

@@ -297,6 +297,8 @@ class tdd_central_unit(gr.basic_block):
     that will not come. A frame delivered twice is dropped. `records`
     [(frame, alpha21, alpha12, alphabar)]."""
 
+    MAX_GAP = 64  # frames an AP's message may skip (lost ones); beyond: a bad frame number
+
     def __init__(self, config):
         gr.basic_block.__init__(self, name="tdd_central_unit", in_sig=None, out_sig=None)
         if not isinstance(config, TddStreamConfig):
@@ -332,24 +334,26 @@ class tdd_central_unit(gr.basic_block):
         except Exception:  # noqa: BLE001
             phase = None
         expected = self._port_next[name]
-        if frame is not None and frame < expected:
-            # a frame this port already delivered (or stood in for): a duplicate
+        if frame is not None and not expected <= frame <= expected + self.MAX_GAP:
+            # a frame this port already delivered (or stood in for), or one
+            # no AP could send next: dropped, the expected frame still comes
             self.malformed += 1
             if self.malformed & (self.malformed - 1) == 0:
-                self._log.warn(f"{name} for frame {frame} again (expected {expected}): dropped "
+                self._log.warn(f"{name} for frame {frame} (expected {expected}): dropped "
                                f"({self.malformed} so far)")
             return
         if frame is None or phase is None:
-            # Each AP sends every frame once, in order: an unreadable message
-            # stands for the frame expected next from that port. It goes out
-            # with phase NaN (the tracker predicts), right away: the APs wait
-            # for that frame's estimate, so waiting for a later message would
-            # deadlock the stream.
+            # Each AP sends every frame once, in order: a message whose phase
+            # cannot be read is its frame (or, without a readable frame
+            # number, the frame expected next from that port) with phase NaN,
+            # at once (the tracker predicts): the APs wait for every frame's
+            # estimate, so waiting for a later message would deadlock.
             self.malformed += 1
+            frame = expected if frame is None else frame
             if self.malformed & (self.malformed - 1) == 0:
-                self._log.warn(f"malformed {name} message dropped, frame {expected} goes without "
+                self._log.warn(f"malformed {name} message dropped, frame {frame} goes without "
                                f"a measurement ({self.malformed} so far)")
-            frame, phase = expected, math.nan
+            phase = math.nan
         for missing in range(expected, frame):  # lost on the way: no measurement either
             self._have[name][missing] = math.nan
         self._port_next[name] = frame + 1
