@@ -36,7 +36,10 @@ def _real(name, value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Number, np.number)) \
             or isinstance(value, (complex, np.complexfloating)):
         raise ValueError(f"{name}: expected a real number, got {value!r}")
-    return float(value)  # Decimal and Fraction too
+    try:
+        return float(value)  # Decimal and Fraction too
+    except OverflowError:
+        raise ValueError(f"{name}: {value!r} is beyond a double's range") from None
 
 
 def _integer(name, value, lo=None, hi=None):
@@ -62,6 +65,7 @@ def _complexes(name, values):
     """A scalar or a sequence of complex numbers as a list of complex."""
     out = []
     for v in np.atleast_1d(np.asarray(values, dtype=object)).ravel():
+        v = _scalar(v)
         if isinstance(v, (str, bytes, bool, np.bool_)) or not isinstance(v, (numbers.Number,
                                                                            np.number)):
             raise ValueError(f"{name}: expected complex numbers, got {v!r}")
