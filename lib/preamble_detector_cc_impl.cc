@@ -72,7 +72,6 @@ preamble_detector_cc_impl::track::track(const std::vector<gr_complex>& p,
                                         float threshold,
                                         size_t block)
     : len(p.size()),
-      p(p),
       prestream(p.size() - 1),
       corr(kernels::make_correlator(p)),
       metric(p.size(), block, corr->block_outputs()),
@@ -345,7 +344,7 @@ void preamble_detector_cc_impl::analyse_prestream(track& t)
         e += std::norm(std::complex<double>(x[q - 1]));
         gr_complex c;
         volk_32fc_x2_conjugate_dot_prod_32fc(
-            &c, x, t.p.data() + (n - q), static_cast<unsigned int>(q));
+            &c, x, t.fit.preamble().data() + (n - q), static_cast<unsigned int>(q));
         const double m = e > 0.0 ? std::norm(std::complex<double>(c)) / (e * t.norm2) : 0.0;
         t.prestream[q - 1] = static_cast<float>(std::min(m, 1.0));
     }

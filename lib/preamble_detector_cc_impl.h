@@ -69,7 +69,6 @@ private:
     struct track {
         track(const std::vector<gr_complex>& p, float threshold, size_t block);
         size_t len;
-        std::vector<gr_complex> p;
         // The picker sees window starts from -(len - 1) on (the stream
         // preceded by zeros), so its indices are stream indices + len.
         std::vector<float> prestream; // metric of the starts -(len - 1) .. -1

@@ -120,6 +120,8 @@ public:
     double window_residual(const gr_complex* y, double delta, double energy) const;
 
     size_t length() const { return d_p.size(); }
+    //! The preamble p.
+    const std::vector<gr_complex>& preamble() const { return d_p; }
     //! ||p||^2
     double norm2() const { return d_norm2; }
     //! Repetition period L used for the CFO (0: none).
