@@ -6,6 +6,7 @@
 
 #include "virtual_radio_source_c_impl.h"
 #include <gnuradio/io_signature.h>
+#include <boost/thread/thread.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -92,9 +93,17 @@ int virtual_radio_source_c_impl::work(int noutput_items,
             add_item_tag(k, 0, d_rx_freq_key, freq, d_id);
         }
     }
-    size_t got;
+    size_t got = 0;
     try {
-        got = d_hub->read_rx(d_node, d_out, static_cast<size_t>(n), d_timeout_ms);
+        // Wait here until samples come, in slices of d_timeout_ms, checking
+        // between slices whether the flowgraph is stopping: GNU Radio 3.10 puts
+        // a source whose work() returned 0 to sleep until its input timer
+        // fires (250 ms; a source has no upstream to wake it), which would
+        // hold a closed loop (a node waiting for a message before it
+        // transmits) a quarter second on every wait longer than one slice.
+        do {
+            got = d_hub->read_rx(d_node, d_out, static_cast<size_t>(n), d_timeout_ms);
+        } while (got == 0 && !boost::this_thread::interruption_requested());
     } catch (const std::exception& e) {
         // the hub could not start streaming (its configuration): end this
         // stream, so the flowgraph ends instead of waiting for it

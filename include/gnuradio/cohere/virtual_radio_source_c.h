@@ -23,7 +23,8 @@ namespace cohere {
  * every node's transmission through its link, with this node's RX oscillator,
  * RX chain gain and noise (see channel_hub). Output sample n is the signal
  * arriving at global time n; the block waits until every transmitter's samples
- * up to that time are in, in slices of \p timeout_ms so the flowgraph can stop.
+ * up to that time are in (inside work(), in slices of \p timeout_ms, between
+ * which it checks whether the flowgraph is stopping).
  *
  * Stream tags (on every port, at offset 0, UHD conventions):
  * - `rx_time`: tuple (uint64 full seconds, double fractional seconds) = (0, 0.0)
@@ -34,7 +35,8 @@ namespace cohere {
  * \param node node index (0 .. hub->num_nodes() - 1)
  * \param nchan number of antennas (output ports); must equal hub->num_antennas(node)
  * \param nsamples stop (WORK_DONE) after this many samples; 0 runs until stopped
- * \param timeout_ms longest wait inside one work() call, 1..10000 ms
+ * \param timeout_ms one slice of the wait for samples, 1..10000 ms (a stop is
+ *        seen within one slice)
  *
  * \throws std::invalid_argument for an unknown node, a channel count that does
  *         not match the hub, a node that already has a source, or a bad timeout.

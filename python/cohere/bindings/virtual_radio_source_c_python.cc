@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(virtual_radio_source_c.h) */
-/* BINDTOOL_HEADER_FILE_HASH(263b2f39d8c7559ffad9aeaf0ead2ee6) */
+/* BINDTOOL_HEADER_FILE_HASH(eb74318e2214f8e15a01c61af14b84e8) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
@@ -35,7 +35,7 @@ Args:
     node: node index
     nchan: antennas (must equal hub.num_antennas(node))
     nsamples: finish after this many samples (0: run until stopped)
-    timeout_ms: longest wait in one work() call
+    timeout_ms: one slice of the wait for samples (a stop is seen within one slice)
 )doc")
         .def(py::init(&virtual_radio_source_c::make),
              py::arg("hub"),
