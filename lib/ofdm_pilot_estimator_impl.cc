@@ -5,6 +5,7 @@
  */
 
 #include "ofdm_pilot_estimator_impl.h"
+#include "message_fields.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,11 @@
 
 namespace gr {
 namespace cohere {
+
+namespace {
+// a sync_peak index beyond this is not a sample index (the tag offset is used)
+constexpr double max_index = 4.0e18;
+} // namespace
 
 ofdm_pilot_estimator::sptr ofdm_pilot_estimator::make(int fft_len,
                                                       int cp_len,
@@ -75,17 +81,17 @@ ofdm_pilot_estimator_impl::ofdm_pilot_estimator_impl(int fft_len,
 
 void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t end)
 {
+    // Tags are taken in stream order, and a start inside the frame of an
+    // earlier tag is dropped here, so the frames cut never depend on how the
+    // stream is split into work() calls.
     get_tags_in_range(d_tags, 0, start, end, d_tag_key);
+    const uint64_t frame_len = static_cast<uint64_t>(d_num_symbols) * d_kernel.symbol_len();
     for (const auto& tag : d_tags) {
         int64_t origin = static_cast<int64_t>(tag.offset);
-        if (pmt::is_dict(tag.value)) {
-            const pmt::pmt_t idx = pmt::dict_ref(tag.value, d_index_key, pmt::PMT_NIL);
-            if (pmt::is_real(idx) || pmt::is_integer(idx) || pmt::is_uint64(idx)) {
-                const double v = pmt::to_double(idx);
-                if (std::isfinite(v))
-                    origin = std::llround(v);
-            }
-        }
+        double v = 0;
+        if (is_proper_dict(tag.value) && get_real(tag.value, d_index_key, v) == field::ok &&
+            std::abs(v) < max_index)
+            origin = std::llround(v);
         const int64_t first = origin + d_start_offset;
         // measured from the tag (never from this call's start, which depends
         // on the cuts); the tag is in this call, so the history reaches it
@@ -103,9 +109,16 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
                            tag.offset);
             continue;
         }
-        auto pos = std::upper_bound(d_pending.begin(), d_pending.end(),
-                                    static_cast<uint64_t>(first));
-        d_pending.insert(pos, static_cast<uint64_t>(first));
+        if (static_cast<uint64_t>(first) < d_accepted_end) {
+            d_debug_logger->debug("frame start {} (tag at {}) overlaps the frame ending at {}: "
+                                  "dropped",
+                                  first,
+                                  tag.offset,
+                                  d_accepted_end);
+            continue;
+        }
+        d_pending.push_back(static_cast<uint64_t>(first));
+        d_accepted_end = static_cast<uint64_t>(first) + frame_len;
     }
 }
 
@@ -155,13 +168,8 @@ int ofdm_pilot_estimator_impl::work(int noutput_items,
     const size_t sym_len = d_kernel.symbol_len();
     while (pos < end) {
         if (!d_active) {
-            // frame starts overlapping the frame just cut are dropped (a
-            // start before pos, from the history, is fine past that frame)
-            while (!d_pending.empty() && d_pending.front() < d_free) {
-                d_debug_logger->debug("frame start {} overlaps the previous frame: dropped",
-                                      d_pending.front());
-                d_pending.pop_front();
-            }
+            // accepted starts do not overlap (collect_frame_starts); one
+            // before pos, from the history, is past the frame just cut
             if (d_pending.empty() || d_pending.front() >= end)
                 break;
             d_frame_start = d_pending.front();
@@ -180,10 +188,8 @@ int ofdm_pilot_estimator_impl::work(int noutput_items,
         if (d_fill == sym_len) {
             finish_symbol();
             d_fill = 0;
-            if (++d_symbol == d_num_symbols) {
+            if (++d_symbol == d_num_symbols)
                 d_active = false;
-                d_free = pos;
-            }
         }
     }
     return noutput_items;

@@ -47,9 +47,9 @@ private:
     const pmt::pmt_t d_tag_key, d_port, d_index_key, d_time_key, d_frame_key, d_symbol_key,
         d_phase_key, d_amp_key, d_pilots_key;
 
-    std::deque<uint64_t> d_pending; // frame starts (first symbol CP start), sorted
+    std::deque<uint64_t> d_pending; // accepted frame starts (first symbol CP start), sorted
+    uint64_t d_accepted_end = 0;    // end of the last accepted frame: a start before it overlaps
     bool d_active = false;
-    uint64_t d_free = 0; // end of the last frame cut: a start before it overlaps
     uint64_t d_frame_start = 0;
     int d_symbol = 0;
     size_t d_fill = 0;

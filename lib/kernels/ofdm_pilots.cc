@@ -5,6 +5,7 @@
  */
 
 #include "ofdm_pilots.h"
+#include <fmt/format.h>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -13,6 +14,12 @@
 namespace gr {
 namespace cohere {
 namespace kernels {
+
+namespace {
+// pilot magnitudes whose powers (and their sum over any map) are normal floats
+constexpr double min_pilot_magnitude = 1e-15;
+constexpr double max_pilot_magnitude = 1e15;
+} // namespace
 
 ofdm_pilots::ofdm_pilots(int fft_len,
                          int cp_len,
@@ -53,10 +60,20 @@ ofdm_pilots::ofdm_pilots(int fft_len,
                                     "pilot (" + std::to_string(d_pilot_bins.size()) +
                                     "), got " + std::to_string(pilot_values.size()));
     d_pilot_energy = 0;
-    for (const auto& p : pilot_values) {
-        if (!std::isfinite(p.real()) || !std::isfinite(p.imag()) || std::abs(p) == 0.0f)
-            throw std::invalid_argument("ofdm_pilot_estimator: pilot_values must be finite "
-                                        "and non-zero");
+    for (size_t i = 0; i < pilot_values.size(); i++) {
+        // the LS estimates divide by the pilots in single precision: their
+        // powers, and the sum of them, must stay normal floats
+        const auto& p = pilot_values[i];
+        const double mag = std::hypot(static_cast<double>(p.real()), static_cast<double>(p.imag()));
+        if (!(mag >= min_pilot_magnitude && mag <= max_pilot_magnitude)) // NaN fails too
+            throw std::invalid_argument(
+                fmt::format("ofdm_pilot_estimator: pilot_values must be finite with magnitude "
+                            "in {:g}..{:g}, got ({:g}{:+g}j) at index {}",
+                            min_pilot_magnitude,
+                            max_pilot_magnitude,
+                            p.real(),
+                            p.imag(),
+                            i));
         d_pilot_energy += std::norm(p);
     }
     d_pilot_values = pilot_values;

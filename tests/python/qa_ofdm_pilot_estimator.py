@@ -139,6 +139,9 @@ def test_nonfinite_symbol_dropped_then_recovers():
     (dict(carrier_map=[1] * 10), "carrier_map"),
     (dict(carrier_map=[1] * FFT), "pilot"),
     (dict(pilot_values=[1.0]), "pilot_values"),
+    (dict(pilot_values=[1e-16] * 8), "pilot_values"),   # |P|^2 no longer a normal float
+    (dict(pilot_values=[2e15] * 8), "pilot_values"),    # their sum could overflow
+    (dict(pilot_values=[complex(math.nan, 0)] * 8), "pilot_values"),
     (dict(num_symbols=0), "num_symbols"),
     (dict(start_offset=-5), "start_offset"),
     (dict(tag_key=""), "tag_key"),
@@ -214,3 +217,62 @@ def test_look_back_limit_is_measured_from_the_tag(back, posted):
         tb.connect(src, est)
         tb.run(max_items) if max_items else tb.run()
         assert est.symbols_posted() == posted, max_items
+
+
+def test_sync_peak_index_of_any_integer_type():
+    """`index` given as a uint64 or a long PMT (not only a double) moves the
+    frame like a double does (a uint64 index killed the block's thread)."""
+    rng = np.random.default_rng(7)
+    cmap = ofdm.carrier_map(FFT)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    sig = ofdm.modulate(qpsk(rng, (1, int(np.sum(cmap == ofdm.DATA)))), cmap, pilots, CP)
+    stream = np.concatenate([np.zeros(400), sig, np.zeros(100)])
+    for index in (pmt.from_uint64(400), pmt.from_long(400), pmt.from_double(400.2)):
+        value = pmt.dict_add(pmt.make_dict(), pmt.intern("index"), index)
+        out, _ = run_estimator(stream, [tag(450, "sync_peak", value)], 1, tag_key="sync_peak")
+        assert [meta["time"] for meta, _ in out] == [400]
+        assert abs(out[0][0]["common_phase"]) < 1e-4
+
+
+def test_overlapping_frame_starts_resolved_in_tag_order_whatever_the_cuts():
+    """Two sync_peak tags whose frames overlap, the later tag pointing before
+    the earlier one's frame start (preambles of different lengths): the frame
+    of the earlier tag is cut, the other dropped, whatever the cuts (which one
+    was cut depended on max_noutput_items)."""
+    rng = np.random.default_rng(8)
+    cmap = ofdm.carrier_map(FFT)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    sig = ofdm.modulate(qpsk(rng, (2, int(np.sum(cmap == ofdm.DATA)))), cmap, pilots, CP)
+    stream = np.concatenate([np.zeros(1000), sig, np.zeros(400)]).astype(np.complex64)
+    tags = [tag(1000, "sync_peak", pmt.to_pmt({"index": 1000.0})),
+            tag(1010, "sync_peak", pmt.to_pmt({"index": 950.0}))]
+    for max_items in (None, 1005, 1, 7):
+        tb = gr.top_block()
+        src = blocks.vector_source_c(stream.tolist(), False, 1, tags)
+        est = cohere.ofdm_pilot_estimator(FFT, CP, [int(c) for c in cmap], list(pilots), 2, 0,
+                                          "sync_peak", False)
+        dbg = blocks.message_debug()
+        tb.connect(src, est)
+        tb.msg_connect(est, "symbols", dbg, "store")
+        tb.run(max_items) if max_items else tb.run()
+        frames = [pmt.to_python(pmt.car(dbg.get_message(i)))["frame"]
+                  for i in range(dbg.num_messages())]
+        assert frames == [1000, 1000], (max_items, frames)
+
+
+@pytest.mark.parametrize("scale", [1.001e-15, 0.999e15])  # float32 rounding at the limits
+def test_pilot_values_at_the_magnitude_limits(scale):
+    """Pilots at the accepted magnitude limits give the same common phase,
+    amplitude and LS pilots as unit pilots (float precision, 1e-4): their
+    powers stay normal floats (at 1e-23 or 1e20 the results were Inf/NaN)."""
+    rng = np.random.default_rng(9)
+    cmap = ofdm.carrier_map(FFT)
+    scaled = np.asarray(ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))) * scale
+    data = qpsk(rng, (1, int(np.sum(cmap == ofdm.DATA)))) * scale
+    sig = ofdm.modulate(data, cmap, scaled, CP) * np.exp(0.5j)
+    stream = np.concatenate([np.zeros(100), sig, np.zeros(100)])
+    out, _ = run_estimator(stream, [tag(100)], 1, cmap=cmap, pilots=scaled)
+    meta = out[0][0]
+    assert abs(meta["common_phase"] - 0.5) < 1e-4
+    assert meta["common_amp"] == pytest.approx(1.0, rel=1e-4)
+    assert np.allclose(meta["pilots"], np.exp(0.5j), atol=1e-4)

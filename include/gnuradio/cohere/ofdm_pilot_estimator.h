@@ -46,13 +46,13 @@ namespace cohere {
  * - `pilots` (c32vector): LS channel on each pilot, Y_p / P_p
  *
  * A symbol containing NaN/Inf samples is dropped with a (rate-limited)
- * warning; a frame start that falls inside a frame being cut is dropped and
- * logged at debug level.
+ * warning; a frame start that falls inside the frame of an earlier tag (in
+ * stream order) is dropped and logged at debug level.
  *
  * \param fft_len FFT size, 8..65536
  * \param cp_len cyclic prefix length, 0..fft_len
  * \param carrier_map fft_len entries of 0/1/2 with at least one pilot
- * \param pilot_values one non-zero value per pilot, in map order
+ * \param pilot_values one value per pilot, in map order, of magnitude 1e-15..1e15
  * \param num_symbols symbols per frame, >= 1
  * \param start_offset samples from the tag to the first symbol, >= 0
  * \param tag_key frame-start tag key, non-empty

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(ofdm_pilot_estimator.h) */
-/* BINDTOOL_HEADER_FILE_HASH(a6dd03a22b448d1fbe5e81cd71c8b430) */
+/* BINDTOOL_HEADER_FILE_HASH(1a54c0c357ec1d92ba630130fbaadb85) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
@@ -37,7 +37,7 @@ passes through to the optional output.
 Args:
     fft_len, cp_len: FFT size and cyclic prefix
     carrier_map: fft_len values in {0, 1, 2}
-    pilot_values: one known value per pilot, in map order
+    pilot_values: one known value per pilot, in map order, of magnitude 1e-15..1e15
     num_symbols: symbols per frame
     start_offset: samples from the tag to the first symbol's CP start
     tag_key: frame-start tag key (default "frame_start")
