@@ -41,6 +41,18 @@ int checked_lookahead(int lookahead)
                                     std::to_string(lookahead));
     return lookahead;
 }
+
+// pending bursts and early decisions have storage reserved up front
+constexpr int max_max_pending = 1 << 20;
+
+size_t checked_max_pending(int max_pending)
+{
+    if (max_pending < 1 || max_pending > max_max_pending)
+        throw std::invalid_argument("burst_scheduler_cc: max_pending must be in 1.." +
+                                    std::to_string(max_max_pending) + ", got " +
+                                    std::to_string(max_pending));
+    return static_cast<size_t>(max_pending);
+}
 } // namespace
 
 burst_scheduler_cc::sptr burst_scheduler_cc::make(double samp_rate,
@@ -80,7 +92,7 @@ burst_scheduler_cc_impl::burst_scheduler_cc_impl(double samp_rate,
       d_lookahead(checked_lookahead(lookahead)),
       d_latency(latency),
       d_max_pending(max_pending),
-      d_queue(max_pending >= 1 ? static_cast<size_t>(max_pending) : 1),
+      d_queue(checked_max_pending(max_pending)),
       d_echo_preamble(echo_preamble),
       d_waiting_event(pmt::PMT_NIL),
       d_burst_port(pmt::intern("burst")),
@@ -121,9 +133,6 @@ burst_scheduler_cc_impl::burst_scheduler_cc_impl(double samp_rate,
     if (latency < 0)
         throw std::invalid_argument("burst_scheduler_cc: latency must be >= 0, got " +
                                     std::to_string(latency));
-    if (max_pending < 1)
-        throw std::invalid_argument("burst_scheduler_cc: max_pending must be >= 1, got " +
-                                    std::to_string(max_pending));
     echo_entry initial =
         checked_echo(echo_waveform, echo_offset, echo_preamble, echo_phase_mode, echo_phase);
     if (initial.waveform)

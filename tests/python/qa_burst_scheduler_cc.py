@@ -384,6 +384,7 @@ def test_echo_message_reconfigures():
     (dict(lookahead=0), "lookahead"),
     (dict(latency=-1), "latency"),
     (dict(max_pending=0), "max_pending"),
+    (dict(max_pending=2**31 - 1), "max_pending"),  # was a MemoryError (storage reserved)
     (dict(echo_waveform=[1, 2], echo_offset=10), "echo_offset"),
     (dict(echo_waveform=[1, complex(np.nan, 0)], echo_offset=200), "echo_waveform"),
     (dict(echo_phase_mode="up"), "echo_phase_mode"),

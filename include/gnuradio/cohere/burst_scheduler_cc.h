@@ -132,7 +132,7 @@ namespace cohere {
  * \param samp_rate sample rate in Hz (> 0), for `tx_time`
  * \param lookahead D >= 1
  * \param latency L >= 0 (the radio's TX-to-RX latency in samples)
- * \param max_pending >= 1: pending bursts, and stored early decisions
+ * \param max_pending 1..1048576: pending bursts, and stored early decisions
  * \param echo_waveform the samples of the initial echo table entry (empty:
  *        the table starts empty); finite values
  * \param echo_offset samples from round(index) to the echo's on-air time;

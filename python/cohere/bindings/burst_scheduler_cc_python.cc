@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(burst_scheduler_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(eef32fab733dc4a88a604d96295c9c82) */
+/* BINDTOOL_HEADER_FILE_HASH(746dfd101dafc66457fc2a5ab349d806) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
@@ -49,7 +49,7 @@ Args:
     samp_rate: sample rate in Hz (> 0), for tx_time
     lookahead: D >= 1
     latency: L >= 0, radio latency in samples
-    max_pending: pending bursts (and early decisions), >= 1
+    max_pending: pending bursts (and early decisions), 1..1048576
     echo_waveform: samples of the initial echo entry (empty: no entry)
     echo_offset: on-air time of the echo after round(index); >= D + L
     echo_preamble: preamble id of that entry (-1: any preamble without its
