@@ -140,6 +140,115 @@ def test_block_files_exist():
     assert EXAMPLE_FILES, f"no *.grc in {EXAMPLES_DIR}"
 
 
+# GRC parameters whose default differs from the constructor's on purpose
+GRC_DEFAULT_DIFFERS = {
+    ("cohere_burst_scheduler_cc", "echo_offset"):
+        "an echo set in GRC needs an offset >= D + L; 2048 suits the default D",
+    ("cohere_pcp_config", "num_nodes"): "3, the size of the example flowgraph",
+    ("cohere_pcp_fusion", "keep_symbols"):
+        "a flowgraph streams for long: no per-round spectra kept unless asked",
+}
+# constructor parameters that GRC does not show
+GRC_NOT_SHOWN = {
+    ("cohere_pcp_node", "drop_requests"): "fault injection for tests",
+}
+GRC_ALIASES = {"capture_nodes": "capture"}
+
+
+def _split_top_level(text):
+    """Split a signature's argument list at the commas outside brackets."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return parts + ([cur.strip()] if cur.strip() else [])
+
+
+def _constructor_defaults(ctor):
+    """{parameter: default (inspect.Parameter.empty if none or not a literal)}
+    of a Python callable or of a pybind11 block class."""
+    import ast
+    import inspect
+
+    try:
+        return {k: v.default for k, v in inspect.signature(ctor).parameters.items()
+                if k != "self"}
+    except (TypeError, ValueError):
+        pass
+    first = ctor.__init__.__doc__.strip().split("\n")[0]  # __init__(self: X, a: int = 1) -> None
+    out = {}
+    for arg in _split_top_level(first[first.index("(") + 1:first.rindex(") ->")]):
+        name, _, rest = arg.partition(":")
+        if name.strip() == "self":
+            continue
+        default = inspect.Parameter.empty
+        if " = " in rest:
+            try:
+                default = ast.literal_eval(rest.split(" = ", 1)[1])
+            except (ValueError, SyntaxError):
+                pass
+        out[name.strip()] = default
+    return out
+
+
+def _grc_constructor(doc):
+    """The callable that a block YAML's template builds (first cohere.X( in it)."""
+    import re
+
+    import gnuradio
+
+    templates = doc.get("templates", {})
+    text = " ".join(str(templates.get(k, "")) for k in ("make", "var_make")) + str(doc.get("value", ""))
+    obj = gnuradio
+    for part in re.search(r"\b(cohere(?:\.\w+)+)\(", text).group(1).split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize("block_file", BLOCK_FILES, ids=os.path.basename)
+def test_block_parameters_match_the_constructor(block_file):
+    """Every constructor parameter has a GRC parameter (GRC_NOT_SHOWN apart), with
+    the constructor's default (GRC_DEFAULT_DIFFERS apart, each with its reason):
+    the Kalman variances, a testbed's radio latency and four PCP schedule fields
+    had drifted apart or were missing."""
+    import inspect
+    import math
+
+    import gnuradio.cohere.pcp  # noqa: F401 (the YAMLs build from these packages)
+    import gnuradio.cohere.tdd  # noqa: F401
+
+    with open(block_file, encoding="utf-8") as fp:
+        doc = yaml.safe_load(fp)
+    key = doc["id"]
+    ctor = _constructor_defaults(_grc_constructor(doc))
+    shown = {GRC_ALIASES.get(p["id"], p["id"]): p for p in doc.get("parameters", [])}
+    missing = [n for n in ctor if n not in shown and (key, n) not in GRC_NOT_SHOWN]
+    assert not missing, f"{key}: constructor parameters without a GRC parameter: {missing}"
+    for name, param in shown.items():
+        if name not in ctor or ctor[name] is inspect.Parameter.empty:
+            continue
+        text = str(param.get("default", ""))
+        if param.get("dtype") == "string":
+            value = text.strip("'\"")
+        else:
+            try:
+                value = eval(text, {"math": math, "float": float})  # noqa: S307 (our YAML)
+            except NameError:
+                continue  # a flowgraph variable (samp_rate)
+        same = value == ctor[name] or (
+            isinstance(value, (int, float)) and isinstance(ctor[name], (int, float))
+            and math.isclose(value, ctor[name], rel_tol=1e-9))
+        if (key, name) in GRC_DEFAULT_DIFFERS:
+            assert not same, f"{key}.{name}: listed as differing but equal; drop it from the list"
+            continue
+        assert same, f"{key}.{name}: GRC default {text!r}, constructor default {ctor[name]!r}"
+
+
 @pytest.mark.parametrize("block_file", BLOCK_FILES, ids=os.path.basename)
 def test_block_loads(grc, block_file):
     """Each grc/*.block.yml loads into the GRC platform from this source tree, passes
@@ -247,6 +356,23 @@ def test_invalid_values_flagged(grc, key, param, value):
 
 
 # -------------------------------------------------------------------------- examples
+
+@pytest.mark.parametrize("grc_file", EXAMPLE_FILES, ids=os.path.basename)
+def test_example_uhd_start_time_has_a_time_base(grc_file):
+    """A UHD block given a start time has its device time set to 0 first (Sync:
+    Unknown PPS): PC-clock and GPS syncs set the time to epoch seconds, so a
+    start time of a few seconds is in the past, and with No Sync the device
+    time is unknown (the USRP example started at 1.0 s on PC-clock time)."""
+    with open(grc_file, encoding="utf-8") as fp:
+        doc = yaml.safe_load(fp)
+    for block in doc.get("blocks", []):
+        if not block["id"].startswith("uhd_usrp_"):
+            continue
+        params = block["parameters"]
+        if float(params.get("start_time", -1.0)) >= 0.0:
+            assert params.get("sync") == "sync", \
+                f"{block['name']}: start time {params['start_time']} with sync {params.get('sync')}"
+
 
 @pytest.mark.parametrize("grc_file", EXAMPLE_FILES, ids=os.path.basename)
 def test_example_validates_and_generates(grc, grc_file, tmp_path):
