@@ -27,11 +27,14 @@ FAMILIES = {
         "title": "USRP loopback (calibrate-latency waveform)",
         "source": ("uhd_usrp_source", {"dev_addr": '"type=b200"', "samp_rate": "samp_rate",
                                         "center_freq0": "center_freq", "gain0": "30",
-                                        "sync": "pc_clock", "start_time": "1.0"}),
+                                        "sync": "none", "start_time": "-1.0"}),
         "sink": ("uhd_usrp_sink", {"dev_addr": '"type=b200"', "samp_rate": "samp_rate",
                                     "center_freq0": "center_freq", "gain0": "50",
-                                    "sync": "pc_clock", "start_time": "1.0", "len_tag_name": '""'}),
-        "doc": "Device type=b200 (USB only); TX and RX start together 1 s after the time reset.",
+                                    "sync": "none", "start_time": "-1.0", "len_tag_name": '""'}),
+        # GRC's UHD blocks cannot reset the device time to 0, and a start time
+        # in PC-clock seconds would differ between TX and RX: both stream at once
+        "doc": "Device type=b200 (USB only); TX and RX stream from the start of the flowgraph "
+               "(for a common start and a measured L: ./cohere calibrate-latency).",
     },
     "pluto": {
         "title": "ADALM-Pluto loopback (calibrate-latency waveform)",
