@@ -169,7 +169,11 @@ def test_demo_rejects_bad_options_with_its_own_message(tmp_path, args, message):
     (("reproduce", "tdd-kalman", "--stream", "--stream-c-nu=-1e-18"), "--stream-c-nu"),
     (("reproduce", "pcp", "--point", "--snr-ue", "nan"), "--snr-ue"),
     (("showcase", "--samp-rate", "0"), "--samp-rate"),
-    (("showcase", "--snr-db", "nan"), "--snr-db")])
+    (("showcase", "--snr-db", "nan"), "--snr-db"),
+    # positive_int: OverflowError tracebacks (inf, 1e400), a crash in a binding (1e20)
+    (("showcase", "--samples", "inf"), "--samples"),
+    (("showcase", "--samples", "1e400"), "--samples"),
+    (("showcase", "--samples", "1e20"), "--samples")])
 def test_apps_reject_bad_numbers_with_their_own_message(tmp_path, args, message):
     """NaN, infinite or out-of-range numbers end with exit code 2 and a message
     naming the option (they ended in tracebacks from deep in the library, or
@@ -177,3 +181,38 @@ def test_apps_reject_bad_numbers_with_their_own_message(tmp_path, args, message)
     proc = run_app(tmp_path, *args, "--out-dir", str(tmp_path / "out"), check=False)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and message in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e400", "1e20", "9223372036854775808",
+                                  "1.5", "2.5e0", "0", "-3", "abc", "", "1e999999999"])
+def test_positive_int_rejects_what_is_not_a_positive_int64(text):
+    """positive_int gives argparse's error (exit 2, naming the option) for
+    non-integers, infinities, NaN and values above 2^63 - 1; it used to raise
+    OverflowError (inf), pass 1e20 on to a binding, and truncate 1.5 to 1."""
+    import argparse
+
+    from gnuradio.cohere.apps.common import positive_int
+
+    with pytest.raises(argparse.ArgumentTypeError, match="positive integer"):
+        positive_int(text)
+
+
+@pytest.mark.parametrize("text,value", [("1", 1), ("1e6", 10**6), ("2.0", 2), (" 7 ", 7),
+                                        ("9223372036854775807", 2**63 - 1),
+                                        ("123456789012345678", 123456789012345678)])
+def test_positive_int_accepts_integers_exactly(text, value):
+    from gnuradio.cohere.apps.common import positive_int
+
+    assert positive_int(text) == value
+
+
+@pytest.mark.parametrize("amplitude", ["1e30", "1.01", "0", "-0.5", "nan"])
+def test_calibrate_latency_amplitude_is_within_full_scale(tmp_path, amplitude):
+    """--amplitude is in (0, 1] of full scale (1e30 was accepted and
+    overflowed the complex64 burst): exit 2 naming the option, before the
+    testbed file is even read."""
+    proc = run_app(tmp_path, "calibrate-latency", "--config", tmp_path / "none.yaml", "--node", "0",
+                   "--amplitude", amplitude, check=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "--amplitude" in proc.stderr and "(0, 1]" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

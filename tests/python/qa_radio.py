@@ -41,6 +41,41 @@ def cli(*args, cwd):
     (lambda d: d["nodes"].extend([{"id": 1, "role": "fusion"}, {"id": 2, "role": "fusion"}]), "more than one"),
     (lambda d: d.update(zmq={"hub": "tcp://127.0.0.1:5600", "fusion": "tcp://127.0.0.1:5599"}),
      "one of them is the hub's"),
+    # integers are not truncated (1.5 used to become 1), nor bools taken as 1
+    (lambda d: d["nodes"][0].update(id=1.5), r"id must be an integer, got 1\.5"),
+    (lambda d: d["nodes"][0].update(id=True), "id must be an integer, got True"),
+    (lambda d: d["nodes"][0].update(antennas=1.5), r"antennas must be an integer, got 1\.5"),
+    (lambda d: d["nodes"][0].update(latency=2.7), r"latency must be an integer, got 2\.7"),
+    (lambda d: d["nodes"][0].update(latency=1e30), "latency must be in 0..16777216"),
+    (lambda d: d["nodes"][0].update(buffer_size=0.5), r"buffer_size must be an integer, got 0\.5"),
+    (lambda d: d["nodes"][0].update(buffer_size=0), "buffer_size must be in 1.."),
+    (lambda d: d.update(fs=True), "fs must be a number, got True"),
+    # the emulator seed (null and 'abc' were tracebacks, -1 failed later in the hub)
+    (lambda d: d.update(seed=None), "seed must be an integer, got None"),
+    (lambda d: d.update(seed="abc"), "seed must be an integer, got 'abc'"),
+    (lambda d: d.update(seed=-1), "seed must be in 0..18446744073709551615, got -1"),
+    (lambda d: d.update(seed=1.7), r"seed must be an integer, got 1\.7"),
+    (lambda d: d.update(pcp={"value_seed": -1}), "pcp: value_seed must be in 0.."),
+    (lambda d: d.update(pcp={"seed": 2.5}), r"pcp: seed must be an integer, got 2\.5"),
+    (lambda d: d.update(pcp={"rounds": True}), "pcp: rounds must be an integer"),
+    # emulator ranges (they failed later, when the hub was built)
+    (lambda d: d.update(emulator={"noise_power": -1}), "emulator: noise_power must be >= 0"),
+    (lambda d: d.update(emulator={"link_delay": "abc"}), "emulator: link_delay must be a number"),
+    (lambda d: d.update(emulator={"link_delay": -2}), "emulator: link_delay must be >= 0"),
+    (lambda d: d.update(emulator={"link_delay": [[0, 1], [1, 0]]}), "link_delay must be a number or a 1x1"),
+    (lambda d: d.update(emulator={"leakage_db": float("inf")}), "leakage_db must be <= 0"),
+    (lambda d: d.update(emulator={"chain_phase_spread": 4}), "chain_phase_spread must be in 0..3.14"),
+    # zmq: 1e300 s overflowed message_strobe's period; wildcards cannot be connected to
+    (lambda d: d.update(zmq={"timeout": 1e300}), "zmq: timeout must be > 0 and <= 86400"),
+    (lambda d: d.update(zmq={"join_timeout": 1e6}), "zmq: join_timeout must be > 0 and <= 86400"),
+    (lambda d: d.update(zmq={"hub": "tcp://*:5940"}), r"zmq: hub: host '\*' is bind-only"),
+    (lambda d: d.update(zmq={"fusion": "tcp://0.0.0.0:5950"}), "zmq: fusion: host '0.0.0.0' is bind-only"),
+    # Pluto TX gain is attenuation: + used to be clamped to full power
+    (lambda d: d["nodes"].append({"id": 1, "radio": "pluto", "tx_gain": 10}),
+     r"node 1: tx_gain must be in -89\.75\.\.0 dB for a pluto radio"),
+    (lambda d: d["nodes"].append({"id": 1, "radio": "pluto", "tx_gain": -90}), "tx_gain must be in"),
+    (lambda d: d["nodes"].append({"id": 1, "radio": "pluto", "antennas": 2}),
+     "antennas must be 1 for a pluto radio"),
 ])
 def test_testbed_validation(change, message):
     """Invalid testbed files raise TestbedError (a ValueError) naming the problem."""
@@ -230,3 +265,111 @@ def test_testbed_file_that_is_not_text(tmp_path):
     path.write_bytes(b"\xff\xfe\x00 fs: 1")
     with pytest.raises(BadTestbed, match="not a UTF-8 text file"):
         load_testbed(str(path))
+
+
+def test_testbed_integers_accept_integral_values(tmp_path):
+    """Integral floats and YAML 1.1's dotless exponents (strings) are the
+    integers they spell; a big seed stays exact; a Pluto tx_gain of 0 or
+    -89.75 dB is in range."""
+    path = tmp_path / "tb.yaml"
+    path.write_text("""
+fc: 920e6
+fs: 1e6
+seed: 18446744073709551615
+emulator: {link_delay: [[0, 2.5, 1], [2.5, 0, 1], [1, 1, 0]], leakage_db: -.inf}
+nodes:
+  - {id: 2.0, antennas: 2.0, latency: 1e3, buffer_size: 4096.0}
+  - {id: 3, radio: pluto, tx_gain: 0, latency: 7}
+  - {id: 4, radio: pluto, tx_gain: -89.75, latency: 7}
+pcp: {value_seed: 5.0}
+zmq: {timeout: 86400}
+""")
+    tb = load_testbed(str(path))
+    n = tb.node(2)
+    assert (n.id, n.antennas, n.latency, n.buffer_size) == (2, 2, 1000, 4096)
+    assert all(isinstance(v, int) for v in (n.id, n.antennas, n.latency, n.buffer_size))
+    assert tb.seed == 2**64 - 1 and tb.pcp["value_seed"] == 5
+    assert tb.emulator["link_delay"] == [[0, 2.5, 1], [2.5, 0, 1], [1, 1, 0]]
+    assert tb.node(3).tx_gain == 0 and tb.node(4).tx_gain == -89.75
+    assert make_hub(tb).link_delay(0, 1) == 2.5
+
+
+def test_testbed_node_errors_name_the_file(tmp_path):
+    """An error in a node of a file names the file too (not only the node)."""
+    path = tmp_path / "tb.yaml"
+    path.write_text("fc: 920e6\nfs: 1e6\nnodes:\n  - {id: 0, latency: 2.7}\n")
+    with pytest.raises(BadTestbed) as info:
+        load_testbed(str(path))
+    assert str(info.value) == f"{path}: node 0: latency must be an integer, got 2.7"
+
+
+@pytest.mark.parametrize("text,app,message", [
+    ("seed:\n", ("calibrate-latency", "--node", "0"), "seed must be an integer, got None"),
+    ("seed: -1\n", ("hub",), "seed must be in 0.."),
+    ("pcp: {value_seed: -1}\n", ("node", "--id", "1"), "pcp: value_seed must be in 0.."),
+    ("emulator: {noise_power: -1}\n", ("hub",), "emulator: noise_power must be >= 0"),
+    ("zmq: {timeout: 1e300}\n", ("node", "--id", "1"), "zmq: timeout must be > 0 and <= 86400"),
+    ('zmq: {hub: "tcp://*:5940"}\n', ("fusion",), "zmq: hub: host '*' is bind-only"),
+])
+def test_apps_reject_bad_testbed_values_in_one_line(tmp_path, text, app, message):
+    """A bad value in the testbed file: exit code 2 and one line naming the
+    file and the field (they were tracebacks, or exit 1 later from the hub,
+    the node or message_strobe)."""
+    path = tmp_path / "tb.yaml"
+    path.write_text("fc: 920e6\nfs: 1e6\nnodes:\n  - {id: 0, role: fusion}\n  - {id: 1}\n" + text)
+    r = cli(*app, "--config", str(path), cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and message in lines[0], r.stderr
+
+
+def test_pluto_rejects_positive_tx_gain_before_opening(monkeypatch):
+    """A positive Pluto tx_gain (set after loading, bypassing the file check)
+    raises a ValueError naming tx_gain (also a RadioError, for the apps)
+    before the device is opened; it used to give attenuation 0, full TX
+    power. A valid tx_gain -10 gives attenuation 10 dB."""
+    import sys
+    import types
+
+    import gnuradio
+    from gnuradio.cohere.radio import pluto
+
+    calls = []
+
+    class Dev:
+        def __init__(self, *args):
+            calls.append(("make", args))
+
+        def __getattr__(self, name):
+            return lambda *args: calls.append((name, args))
+
+    iio = types.ModuleType("gnuradio.iio")
+    iio.fmcomms2_source_fc32 = iio.fmcomms2_sink_fc32 = Dev
+    monkeypatch.setitem(sys.modules, "gnuradio.iio", iio)
+    monkeypatch.setattr(gnuradio, "iio", iio, raising=False)
+    tb = load_testbed({"fc": 920e6, "fs": 1e6, "nodes": [
+        {"id": 1, "radio": "pluto", "uri": "usb:1.2.3", "tx_gain": -10, "latency": 5}]})
+    open_radio(tb, 1)
+    assert [a for name, a in calls if name == "set_attenuation"] == [(0, 10.0)]
+    for value in (10, 0.5, -89.8, float("nan")):
+        calls.clear()
+        tb.node(1).tx_gain = value
+        with pytest.raises(ValueError, match="tx_gain") as info:
+            open_radio(tb, 1)
+        assert isinstance(info.value, RadioError) and calls == []
+    tb.node(1).tx_gain, tb.node(1).buffer_size = -10, 0.5
+    with pytest.raises(ValueError, match="buffer_size"):
+        pluto.check_node(tb.node(1))
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    ({"samp_rate": "abc"}, "samp_rate"), ({"samp_rate": None}, "samp_rate"),
+    ({"samp_rate": True}, "samp_rate"), ({"samp_rate": -1.0}, "samp_rate"),
+    ({"rate_slack": "0.1"}, "rate_slack")])
+def test_radio_monitor_rejects_bad_parameters(kwargs, field):
+    """radio_monitor raises ValueError naming the parameter (samp_rate="abc"
+    was a TypeError from the comparison)."""
+    from gnuradio.cohere.radio.monitor import radio_monitor
+
+    with pytest.raises(ValueError, match=field):
+        radio_monitor("qa", **kwargs)

@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from ..radio import RadioError, make_hub, open_radio
-from .common import positive_float, results_dir
+from .common import results_dir, unit_float
 from ..testbed_file import TestbedError, load_testbed, store_latency
 
 ZC_LEN, ZC_ROOT = 251, 7
@@ -39,8 +39,8 @@ def add_arguments(parser):
     g.add_argument("--trials", type=int, default=10, help="bursts (default %(default)s)")
     g.add_argument("--max-latency", type=int, default=20000,
                    help="largest latency searched, samples (default %(default)s)")
-    g.add_argument("--amplitude", type=positive_float, default=0.5,
-                   help="burst amplitude (default %(default)s)")
+    g.add_argument("--amplitude", type=unit_float, default=0.5,
+                   help="burst amplitude, in (0, 1] of full scale (default %(default)s)")
     g = parser.add_argument_group("output")
     g.add_argument("--write", action="store_true", help="store the measured L in the testbed file")
     g.add_argument("--json", help="JSON result file (default: <results>/calibrate_latency_<node>.json)")

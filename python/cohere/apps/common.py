@@ -3,6 +3,7 @@
 """Small helpers shared by the command-line applications."""
 
 import argparse
+import decimal
 import math
 import os
 
@@ -34,6 +35,17 @@ def positive_float(text):
     return value
 
 
+def unit_float(text):
+    """argparse type: a number in (0, 1] (an amplitude relative to full scale)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
 def seed_int(text):
     """argparse type: a seed, an integer in 0 .. 2^32 - 1 (NumPy's and the
     emulator's seeds both take it)."""
@@ -46,15 +58,22 @@ def seed_int(text):
     return value
 
 
+MAX_INT = 2 ** 63 - 1  # the largest count the GNU Radio bindings (int64) take
+
+
 def positive_int(text):
-    """argparse type: a positive integer, also written as 1e6."""
+    """argparse type: a positive integer up to 2^63 - 1, also written as 1e6
+    (an exponent form must be integral: 1.5 and 2.5e0 are errors, not 1 and 2)."""
+    error = argparse.ArgumentTypeError(f"expected a positive integer (1..2^63-1), got {text!r}")
     try:
-        value = int(float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        number = decimal.Decimal(str(text).strip())  # exact: no rounding of long digit strings
+    except decimal.InvalidOperation:
+        raise error from None
+    # range first: int() of 1e999999999 would build a billion-digit integer
+    if not number.is_finite() or not 1 <= number <= MAX_INT \
+            or number != number.to_integral_value():
+        raise error
+    return int(number)
 
 
 def results_dir(*parts):

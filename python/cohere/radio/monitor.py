@@ -24,6 +24,7 @@ invalidate L from that point on (`latency_valid`, `invalid_from`).
 """
 
 import math
+import numbers
 import threading
 import time
 
@@ -66,11 +67,12 @@ class radio_monitor(gr.sync_block):
     time source (seconds; tests pass their own)."""
 
     def __init__(self, name="radio", samp_rate=0.0, rate_slack=0.05, clock=time.monotonic):
+        for key, value, ok, cond in (("samp_rate", samp_rate, lambda v: v >= 0, ">= 0"),
+                                     ("rate_slack", rate_slack, lambda v: v > 0, "> 0")):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or not (math.isfinite(value) and ok(value)):
+                raise ValueError(f"{key}: must be a finite number {cond}, got {value!r}")
         gr.sync_block.__init__(self, name="radio_monitor", in_sig=[np.complex64], out_sig=None)
-        if not (samp_rate >= 0 and math.isfinite(samp_rate)):
-            raise ValueError(f"samp_rate: must be finite and >= 0, got {samp_rate!r}")
-        if not (rate_slack > 0 and math.isfinite(rate_slack)):
-            raise ValueError(f"rate_slack: must be finite and > 0, got {rate_slack!r}")
         self._fs = float(samp_rate)
         self._slack = float(rate_slack)
         self._clock = clock
