@@ -6,6 +6,7 @@
 
 #include "phase_precoder_cc_impl.h"
 #include <gnuradio/io_signature.h>
+#include <volk/volk.h>
 #include "kernels/vector_ops.h"
 #include <algorithm>
 #include <cmath>
@@ -60,6 +61,9 @@ phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
         throw std::invalid_argument("phase_precoder_cc: gain must be finite, got " +
                                     complex_str(gain));
     update_constant();
+    // whole SIMD vectors per call where the scheduler can (as
+    // blocks.multiply_const_cc): fewer, aligned calls
+    set_alignment(std::max(1, static_cast<int>(volk_get_alignment() / sizeof(gr_complex))));
     message_port_register_in(d_cmd_port);
     set_msg_handler(d_cmd_port, [this](const pmt::pmt_t& msg) { handle_cmd(msg); });
 }
