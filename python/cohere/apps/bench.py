@@ -302,11 +302,12 @@ def build_parser():
     d = sub.add_parser(
         "dsp", help="DSP core blocks' throughput next to GNU Radio's own blocks",
         description="Each DSP-core block between null_source -> head and null_sink, next to "
-                    "the GNU Radio block it replaces, in the same process; prints and writes a "
-                    "list of {block, msps, baseline, baseline_msps, ratio}.")
+                    "the GNU Radio block it replaces, in the same process, on all usable CPUs "
+                    "and pinned to one; prints and writes a list of {block, msps, baseline, "
+                    "baseline_msps, ratio, one_core: {msps, baseline_msps, ratio}}.")
     d.add_argument("--quick", action="store_true", help="short smoke run (numbers not meaningful)")
     d.add_argument("--samples", type=positive_int, default=None, help="samples per run (default 5e7)")
-    d.add_argument("--repeat", type=positive_int, default=None, help="runs per block, best reported (default 3)")
+    d.add_argument("--repeat", type=positive_int, default=None, help="runs per block, best reported (default 5)")
     d.add_argument("--json", default=None, metavar="FILE",
                    help="JSON results (default: <results>/bench/bench_dsp.json)")
     return p
