@@ -26,10 +26,13 @@ transmits zeros and its RX is dropped, until it joins again. A node that
 ends its stream says so (an end frame) and is silent at once.
 
 Frames (two-part ZeroMQ messages, PUSH/PULL, one socket pair per node):
-header struct <4sBBHIQI: magic b"CHB1", kind (0 data, 1 end), nchan, 0,
-session, offset (samples since the session's start), count; then the
-samples as complex64, channel after channel. Frames of another session are
-dropped, so a late frame of a dead process never reaches the air.
+header struct <4sBBHIQI: magic b"CHB1", kind (0 data, 1 end), nchan, reason
+(end frames: 0 the run's end, 1 the hub declared the node silent, 2 another
+join replaced the session; 0 in data frames), session, offset (samples since
+the session's start), count; then the samples as complex64, channel after
+channel. Frames of another session are dropped, so a late frame of a dead
+process never reaches the air. Malformed frames (also: another channel count
+than the node's) are counted, logged (rate-limited) and dropped.
 """
 
 import json
@@ -50,34 +53,77 @@ __all__ = ["HubServer", "HubConnection", "HubError", "hub_rx_forwarder", "hub_tx
 MAGIC = b"CHB1"
 HEADER = struct.Struct("<4sBBHIQI")
 DATA, END = 0, 1
+END_RUN, END_SILENCED, END_REPLACED = 0, 1, 2  # reason of an end frame
+END_REASONS = {END_RUN: "hub", END_SILENCED: "silenced", END_REPLACED: "replaced"}
 POLL_MS = 50  # longest wait inside one work() call, so flowgraphs stop promptly
 MAX_FRAME = 16384  # samples per channel per frame
+SILENCE_AHEAD = 4 * MAX_FRAME  # zeros of a silent node ahead of the slowest other node
+WARN_INTERVAL_S = 5.0  # at most one warning per kind and interval (malformed input)
 
 
 class HubError(RuntimeError):
     """The hub cannot be reached or refused a node (one-line message)."""
 
 
-def _pack(kind, nchan, session, offset, samples=None):
+def _pack(kind, nchan, session, offset, samples=None, reason=END_RUN):
     if samples is None:
-        return [HEADER.pack(MAGIC, kind, nchan, 0, session, offset, 0), b""]
+        return [HEADER.pack(MAGIC, kind, nchan, reason, session, offset, 0), b""]
     count = samples.shape[1]
     return [HEADER.pack(MAGIC, kind, nchan, 0, session, offset, count),
             np.ascontiguousarray(samples, np.complex64).tobytes()]
 
 
-def _unpack(parts):
-    """(kind, session, offset, samples (nchan, count) or None) or None if malformed."""
+def _parse(parts, nchan=None):
+    """(kind, session, offset, samples (nchan, count), or an end frame's
+    reason); ValueError saying why if the frame is malformed or does not
+    have `nchan` channels."""
     if len(parts) != 2 or len(parts[0]) != HEADER.size:
-        return None
-    magic, kind, nchan, _, session, offset, count = HEADER.unpack(parts[0])
-    if magic != MAGIC or kind not in (DATA, END) or nchan < 1:
-        return None
+        raise ValueError(f"{len(parts)} part(s), {len(parts[0]) if parts else 0}-byte header")
+    magic, kind, channels, reason, session, offset, count = HEADER.unpack(parts[0])
+    if magic != MAGIC or kind not in (DATA, END) or channels < 1:
+        raise ValueError(f"bad header (magic {magic!r}, kind {kind}, {channels} channels)")
+    if nchan is not None and channels != nchan:
+        raise ValueError(f"{channels} channel(s), the node has {nchan}")
     if kind == END:
-        return kind, session, offset, None
-    if len(parts[1]) != 8 * nchan * count:
+        return kind, session, offset, reason
+    if len(parts[1]) != 8 * channels * count:
+        raise ValueError(f"{len(parts[1])} bytes of samples for {channels} x {count}")
+    return kind, session, offset, np.frombuffer(parts[1], np.complex64).reshape(channels, count)
+
+
+def _unpack(parts, nchan=None):
+    """_parse(parts, nchan), or None if the frame is malformed."""
+    try:
+        return _parse(parts, nchan)
+    except ValueError:
         return None
-    return kind, session, offset, np.frombuffer(parts[1], np.complex64).reshape(nchan, count)
+
+
+class _RateLimited:
+    """A warning at most every WARN_INTERVAL_S s; the ones in between are
+    counted and mentioned with the next."""
+
+    def __init__(self, log):
+        self._log = log
+        self._last = None
+        self._skipped = 0
+
+    def __call__(self, text):
+        now = time.monotonic()
+        if self._last is not None and now - self._last < WARN_INTERVAL_S:
+            self._skipped += 1
+            return
+        if self._skipped:
+            text += f" ({self._skipped} more since the last warning)"
+        self._log.warn(text)
+        self._last = now
+        self._skipped = 0
+
+
+def _short(value, limit=120):
+    """repr(value) cut to `limit` characters (for messages about bad input)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _host_endpoint(endpoint, bound):
@@ -108,6 +154,8 @@ class _NodeLink:
         self.blocking_since = None  # since when its TX is the oldest (watchdog)
         self.sessions = []  # one record per join
         self.events = []  # (wall s since start, event, hub sample, detail)
+        self.notices = []  # end frames (session, offset, reason) its forwarder still owes
+        self.malformed = 0  # TX frames dropped as malformed
         self.rx_endpoint = self.tx_endpoint = None
 
 
@@ -125,7 +173,7 @@ class hub_tx_feeder(gr.sync_block):
         port = self._socket.bind_to_random_port(server.bind_host)
         link.tx_endpoint = f"tcp://{server.host}:{port}"
         self._pending = None  # (session, samples) not yet copied out
-        self.malformed = 0
+        self._warn = _RateLimited(self._log)
 
     def stop(self):
         self._socket.close(linger=0)
@@ -135,12 +183,15 @@ class hub_tx_feeder(gr.sync_block):
         """One data frame of the current session (dropping others), or None."""
         if not self._socket.poll(POLL_MS):
             return None
-        frame = _unpack(self._socket.recv_multipart(copy=True))
         link = self.link
+        try:
+            frame = _parse(self._socket.recv_multipart(copy=True), link.nchan)
+        except ValueError as exc:
+            with link.lock:
+                link.malformed += 1
+            self._warn(f"dropped a malformed TX frame ({exc})")
+            return None
         with link.lock:
-            if frame is None:
-                self.malformed += 1
-                return None
             kind, session, offset, samples = frame
             if link.state != "active" or session != link.session:
                 return None  # a previous session's late frame
@@ -171,16 +222,21 @@ class hub_tx_feeder(gr.sync_block):
         if self._pending is None:
             with link.lock:
                 self.server.check_pending(link)
-                if link.state == "silent" or (link.state == "active" and link.fed < link.start):
-                    # silence: zeros, up to the start of a new session
-                    m = n if link.state == "silent" else min(n, link.start - link.fed)
+                m = 0
+                if link.state == "silent":
+                    # zeros, only as far as the others' TX (the air cannot pass it)
+                    m = min(n, self.server.silence_room(link))
+                elif link.state == "active" and link.fed < link.start:
+                    m = min(n, link.start - link.fed)  # zeros up to a new session's start
+                if m > 0:
                     for out in output_items:
                         out[:m] = 0
                     link.fed += m
                     return m
                 pending = link.state == "pending"
-            if pending:
-                time.sleep(POLL_MS / 1000.0)
+                wait = pending or link.state == "silent"  # silent: ahead of the others
+            if wait:
+                time.sleep(POLL_MS / 1000.0 / (1 if pending else 10))
                 return 0
             got = self._receive()
             if got is None:
@@ -204,7 +260,8 @@ class hub_tx_feeder(gr.sync_block):
 class hub_rx_forwarder(gr.sync_block):
     """RX samples of one node from the hub to the node's session (dropped
     while it is silent or before its session starts); an end frame after the
-    run's last sample."""
+    run's last sample, and one to a session the hub declared silent or that
+    another join replaced (link.notices)."""
 
     def __init__(self, server, link, nsamples):
         gr.sync_block.__init__(self, name=f"hub_rx_forwarder[{link.node_id}]",
@@ -233,12 +290,31 @@ class hub_rx_forwarder(gr.sync_block):
                 pass
         return False
 
+    def _notify(self, wait=False):
+        """Send the end frames the hub owes ended sessions (caller holds
+        link.lock). Without `wait` a node that does not take one now (it
+        is not reading) gets it on a later call: the air does not wait."""
+        link = self.link
+        while link.notices:
+            session, offset, reason = link.notices[0]
+            parts = _pack(END, link.nchan, session, offset, reason=reason)
+            if wait:
+                if not self._send(parts):
+                    return
+            else:
+                try:
+                    self._socket.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    return
+            link.notices.pop(0)
+
     def _end(self):
         if self._ended:
             return
         self._ended = True
         link = self.link
         with link.lock:
+            self._notify(wait=True)
             if link.state == "active":
                 self._send(_pack(END, link.nchan, link.session, self.nsamples - link.start))
 
@@ -255,6 +331,7 @@ class hub_rx_forwarder(gr.sync_block):
         with link.lock:
             self.server.check_pending(link)
             pending = link.state == "pending"
+            self._notify()
         if pending:
             time.sleep(POLL_MS / 1000.0)  # hold its RX until it joins or times out
             return 0
@@ -314,6 +391,8 @@ class HubServer:
         self.interrupted = False  # set by interrupt(): Python work() loops return
         self._stream_t0 = None
         self._stop = threading.Event()
+        self.bad_requests = 0  # control requests refused (malformed, unknown node, ...)
+        self._warn_request = _RateLimited(self._log)
         self.tb = gr.top_block("cohere_hub")
         self.links = []
         self._blocks = []
@@ -339,14 +418,27 @@ class HubServer:
                        + (f" ({detail})" if detail else ""))
 
     def silence(self, link, why, detail):
-        """Declare a node silent (caller holds link.lock)."""
+        """Declare a node silent (caller holds link.lock). A node still
+        running (silent, gap, replaced) gets an end frame saying so: its
+        stream ends instead of waiting for samples that never come."""
         if link.state == "silent":
             return
+        if link.state == "active" and why != "left":
+            reason = END_REPLACED if why == "replaced" else END_SILENCED
+            link.notices = link.notices[-3:] + [
+                (link.session, max(0, link.forwarded - link.start), reason)]
         link.state = "silent"
         if link.sessions:
             link.sessions[-1]["end"] = link.fed
             link.sessions[-1]["ended_by"] = why
         self._event(link, why, link.fed, detail)
+
+    def silence_room(self, link):
+        """How many zeros a silent node may add now: up to SILENCE_AHEAD past
+        the slowest other node that is not silent (the air cannot pass that
+        node anyway) or, when every node is silent, past the run's end."""
+        others = [x.fed for x in self.links if x is not link and x.state != "silent"]
+        return min(others + [self.nsamples]) + SILENCE_AHEAD - link.fed
 
     def check_pending(self, link):
         """A node that never joined is silent after join_timeout (caller holds the lock)."""
@@ -388,8 +480,8 @@ class HubServer:
         try:
             node_id = int(request["id"])
             nchan = int(request.get("nchan", 1))
-        except (KeyError, TypeError, ValueError):
-            return {"ok": False, "error": f"malformed join request {request!r}"}
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return {"ok": False, "error": f"malformed join request {_short(request)}"}
         link = next((x for x in self.links if x.node_id == node_id), None)
         if link is None:
             return {"ok": False, "error": f"no node with id {node_id} in testbed "
@@ -415,19 +507,44 @@ class HubServer:
                     "latency": int(self.hub.latency(link.index)), "nsamples": self.nsamples,
                     "silence_limit": self.join_timeout + 10 * self.timeout}
 
+    def _request(self, parts):
+        """The reply to one control request (all its frames)."""
+        if len(parts) != 1:
+            return {"ok": False, "error": f"a request is one frame, got {len(parts)}"}
+        try:
+            request = json.loads(parts[0])
+        except ValueError:
+            return {"ok": False, "error": f"not a JSON request: {_short(parts[0])}"}
+        if isinstance(request, dict) and request.get("op") == "join":
+            return self._join(request)
+        return {"ok": False, "error": f"unknown request {_short(request)}"}
+
     def _serve(self):
+        """Answer every request, a bad one with an error: the REP socket
+        must reply before it can receive again, and a bad request never
+        ends this thread."""
         while not self._stop.is_set():
-            if not self._control.poll(100):
+            try:
+                if not self._control.poll(100):
+                    continue
+                parts = self._control.recv_multipart()
+            except zmq.ZMQError as exc:
+                self._warn_request(f"control socket: {exc}")
+                time.sleep(0.1)
                 continue
             try:
-                request = json.loads(self._control.recv())
-            except ValueError:
-                request = None
-            if isinstance(request, dict) and request.get("op") == "join":
-                reply = self._join(request)
-            else:
-                reply = {"ok": False, "error": f"unknown request {request!r}"}
-            self._control.send(json.dumps(reply).encode())
+                reply = self._request(parts)
+                data = json.dumps(reply).encode()
+            except Exception as exc:  # noqa: BLE001 - answered and logged, never fatal
+                reply = {"ok": False, "error": f"bad request ({type(exc).__name__}: {exc})"}
+                data = json.dumps(reply).encode()
+            if not reply.get("ok"):
+                self.bad_requests += 1
+                self._warn_request(f"refused a control request: {reply['error']}")
+            try:
+                self._control.send(data)
+            except zmq.ZMQError as exc:
+                self._warn_request(f"control socket: cannot reply: {exc}")
 
     # ----- run -----------------------------------------------------------------------------
     def start_control(self):
@@ -447,7 +564,8 @@ class HubServer:
     def summary(self):
         """Per node: sessions, events, TX/RX positions."""
         return [{"id": x.node_id, "index": x.index, "state": x.state, "sessions": x.sessions,
-                 "events": x.events, "tx_samples": int(x.fed), "rx_samples": int(x.forwarded)}
+                 "events": x.events, "tx_samples": int(x.fed), "rx_samples": int(x.forwarded),
+                 "malformed_frames": int(x.malformed)}
                 for x in self.links]
 
 
@@ -504,7 +622,8 @@ class HubConnection:
 
 class hub_rx_source(gr.sync_block):
     """The node's RX stream from the hub (ends with the hub's end frame, or
-    when the hub has been silent for the join reply's silence_limit)."""
+    when the hub has been silent for the join reply's silence_limit).
+    `ended_by` says how: "hub" (the run's end) is the only normal end."""
 
     def __init__(self, conn):
         gr.sync_block.__init__(self, name="hub_rx_source", in_sig=None,
@@ -515,7 +634,9 @@ class hub_rx_source(gr.sync_block):
         self._pending = None
         self._expected = 0
         self._last = None
-        self.ended_by = None  # "hub" (end frame), "silence", "gap"
+        self.ended_by = None  # "hub" (end frame), "silenced", "replaced", "silence", "gap"
+        self.malformed = 0  # RX frames dropped as malformed
+        self._warn = _RateLimited(self._log)
         self._tags_done = False
 
     def start(self):
@@ -558,20 +679,27 @@ class hub_rx_source(gr.sync_block):
                     self.ended_by = "silence"
                     return -1
                 continue
-            frame = _unpack(self._socket.recv_multipart())
-            if frame is None or frame[1] != session["session"]:
+            try:
+                frame = _parse(self._socket.recv_multipart(), self.conn.nchan)
+            except ValueError as exc:
+                self.malformed += 1
+                self._warn(f"dropped a malformed RX frame ({exc})")
+                continue
+            if frame[1] != session["session"]:
                 continue
             self._last = time.monotonic()
-            kind, _, offset, samples = frame
+            kind, _, offset, payload = frame  # an end frame's payload is its reason
             if kind == END:
-                self.ended_by = "hub"
+                self.ended_by = END_REASONS.get(payload, f"hub end {payload}")
+                if self.ended_by != "hub":
+                    self._log.error(f"the hub ended this session ({self.ended_by}): ending")
                 return -1
             if offset != self._expected:
                 self._log.error(f"RX frame at {offset}, expected {self._expected}: ending")
                 self.ended_by = "gap"
                 return -1
-            self._pending = samples
-            self._expected += samples.shape[1]
+            self._pending = payload
+            self._expected += payload.shape[1]
         n = min(len(output_items[0]), self._pending.shape[1])
         for ch, out in enumerate(output_items):
             out[:n] = self._pending[ch, :n]

@@ -13,17 +13,21 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import numpy as np
 import pytest
 import yaml
+import zmq
 from cohere_testing import PYTHON, child_env, run_app
 
+from gnuradio import gr
 from gnuradio.cohere import pcp
-from gnuradio.cohere.hubnet import DATA, END, _pack, _unpack
-from gnuradio.cohere.pcp.distributed import settings_from_testbed
-from gnuradio.cohere.radio import sim
+from gnuradio.cohere.hubnet import (DATA, END, END_REPLACED, END_RUN, END_SILENCED,
+                                    SILENCE_AHEAD, HubConnection, HubServer, _pack, _unpack)
+from gnuradio.cohere.pcp.distributed import fusion_top_block, settings_from_testbed
+from gnuradio.cohere.radio import make_hub, open_radio, sim
 from gnuradio.cohere.testbed_file import TestbedError as BadTestbed  # not collected by pytest
 from gnuradio.cohere.testbed_file import load_testbed
 
@@ -48,15 +52,15 @@ def free_port_pair():
     raise RuntimeError("no free port pair on 127.0.0.1")
 
 
-def write_testbed(path, rounds, **zmq_opts):
-    """Fusion (id 0) and K nodes (ids 1..K) with distinct oscillators and
-    sub-sample delays between them (positions), AWGN at every receiver."""
+def write_testbed(path, rounds, nodes=K, **zmq_opts):
+    """Fusion (id 0) and `nodes` nodes (ids 1..nodes) with distinct oscillators
+    and sub-sample delays between them (positions), AWGN at every receiver."""
     rng = np.random.default_rng(5)
-    nodes = [{"id": 0, "role": "fusion", "position": [0.0, 0.0], "ppm": 0.0}]
-    for k in range(1, K + 1):
+    nodes = [{"id": 0, "role": "fusion", "position": [0.0, 0.0], "ppm": 0.0}] + [None] * nodes
+    for k in range(1, len(nodes)):
         d, b = rng.uniform(3, 15), rng.uniform(0, 2 * np.pi)
-        nodes.append({"id": k, "position": [float(d * np.cos(b)), float(d * np.sin(b))],
-                      "ppm": float(rng.uniform(-10, 10))})
+        nodes[k] = {"id": k, "position": [float(d * np.cos(b)), float(d * np.sin(b))],
+                    "ppm": float(rng.uniform(-10, 10))}
     raw = {"name": "qa_multiprocess", "fc": 920e6, "fs": 5e6, "seed": 7,
            "emulator": {"noise_power": 1e-9}, "nodes": nodes,
            "pcp": {"rounds": rounds, "oac_symbols": 2, "seed": 1, "value_seed": 3},
@@ -234,7 +238,9 @@ def test_killed_node_is_silenced_reported_and_rejoins(tmp_path, apps):
     silent after zmq.timeout, the fusion completes the following rounds with
     nodes 1, 3, 4 and lists node 2 as missing (and lost on the control
     plane); restarted, node 2 joins again at the hub's current sample time,
-    reacquires and is counted again. The run then ends cleanly on SIGINT."""
+    reacquires and is counted again. The hub then ends the run on SIGINT:
+    the nodes end cleanly, the fusion (fewer rounds than pcp.rounds) reports
+    the run incomplete and exits non-zero."""
     config = write_testbed(tmp_path / "t.yaml", rounds=2000, timeout=1.0, rate=300000.0)
     run = apps(config)
     hub = run.start("hub", log="hub.log")
@@ -254,8 +260,9 @@ def test_killed_node_is_silenced_reported_and_rejoins(tmp_path, apps):
     run.wait_for("node 2 counted again",
                  lambda: any(2 in r["participants"] for r in run.rounds()[restarted_at:]))
     hub.send_signal(signal.SIGINT)
-    for proc in [hub, fusion, again, nodes[1], nodes[3], nodes[4]]:
+    for proc in [hub, again, nodes[1], nodes[3], nodes[4]]:
         run.finish(proc)
+    assert fusion.wait(LIMIT_S) == 1, fusion.log.read_text()
 
     rounds = run.rounds()
     after_kill = rounds[killed_at:]
@@ -275,5 +282,239 @@ def test_killed_node_is_silenced_reported_and_rejoins(tmp_path, apps):
         node2 = json.load(f)
     assert node2["hub_start"] == second["start"]
     with open(tmp_path / "out" / "fusion.json") as f:
-        liveness = [(e["id"], e["event"]) for e in json.load(f)["liveness"]]
+        summary = json.load(f)
+    liveness = [(e["id"], e["event"]) for e in summary["liveness"]]
     assert (2, "lost") in liveness and (2, "rejoined") in liveness
+    assert summary["ended"].startswith("incomplete") and summary["rounds"] < 2000
+
+
+# ---------------------------------------------------------------------------
+# bad input and dead peers (the hub's and the node's side of hubnet in this
+# process; the apps where the exit code matters)
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def hub_server():
+    """make(nodes, nsamples, **kw): a HubServer in this process for a fusion
+    (id 0, 1 antenna) and nodes {id: antennas}; stopped at teardown."""
+    servers = []
+
+    def make(nodes, nsamples, **kw):
+        testbed = load_testbed({
+            "name": "qa_hubnet", "fc": 920e6, "fs": 1e6,
+            "nodes": [{"id": 0, "role": "fusion"}] + [{"id": k, "antennas": a}
+                                                       for k, a in nodes.items()],
+            "zmq": {"hub": f"tcp://127.0.0.1:{free_port_pair()}",
+                    "fusion": f"tcp://127.0.0.1:{free_port_pair()}"}})
+        server = HubServer(testbed, make_hub(testbed), nsamples, testbed.zmq["hub"], **kw)
+        server.started = False
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.interrupt()
+        if server.started:
+            server.tb.stop()
+            server.tb.wait()
+        server.close()
+
+
+def ask(endpoint, *parts):
+    """One request to a REP endpoint; its JSON reply (fails after 5 s)."""
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        sock.send_multipart(list(parts))
+        assert sock.poll(5000), f"no reply to {parts!r}"
+        return json.loads(sock.recv())
+    finally:
+        sock.close()
+
+
+def raw_node(server, node_id, nchan=1):
+    """Join `server` as node_id without a flowgraph: (join reply, TX PUSH, RX PULL)."""
+    reply = ask(server.endpoint, json.dumps({"op": "join", "id": node_id,
+                                             "nchan": nchan}).encode())
+    assert reply["ok"], reply
+    ctx = zmq.Context.instance()
+    tx, rx = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL)
+    for sock, endpoint in ((tx, reply["tx"]), (rx, reply["rx"])):
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(endpoint)
+    return reply, tx, rx
+
+
+def test_hub_answers_every_control_request(hub_server):
+    """A bad control request (not JSON, unknown, an id or nchan that is no
+    integer, inf included, several frames) gets an error reply and is
+    counted; the hub keeps answering: a valid join afterwards is accepted."""
+    server = hub_server({1: 1}, 10000)
+    server.start_control()
+    bad = ([b"not json"], [b"[1, 2]"], [b'{"op": "join"}'], [b'{"op": "join", "id": "abc"}'],
+           [b'{"op": "join", "id": NaN}'], [b'{"op": "join", "id": 1e400}'],
+           [b'{"op": "join", "id": 1, "nchan": 1e400}'],
+           [b'{"op": "join", "id": 1, "nchan": 1}', b"extra"])
+    for parts in bad:
+        reply = ask(server.endpoint, *parts)
+        assert reply["ok"] is False and reply["error"], (parts, reply)
+    assert ask(server.endpoint, b'{"op": "join", "id": 1, "nchan": 1}')["ok"]
+    assert server.bad_requests == len(bad)
+
+
+def test_hub_drops_malformed_tx_frames(hub_server, capfd):
+    """Malformed TX frames (garbage, a bad header, another channel count than
+    the node's antennas) are dropped, counted in the hub's summary and
+    logged rate-limited; the feeder keeps going and the run ends."""
+    server = hub_server({1: 2}, 4096, timeout=30.0, join_timeout=30.0)
+    server.start_control()
+    nodes = {k: raw_node(server, k, n) for k, n in ((0, 1), (1, 2))}
+    session = nodes[1][0]["session"]
+    bad = [[b"garbage"], [b"XXXX" + bytes(20), b""],
+           _pack(DATA, 1, session, 0, np.ones((1, 64), np.complex64)),
+           _pack(DATA, 3, session, 0, np.ones((3, 64), np.complex64))]
+    bad += [[b"CHB1" + bytes(20), b"\0" * 3]] * 20
+    server.started = True
+    server.tb.start()
+    for parts in bad:
+        nodes[1][1].send_multipart(parts)
+    for k, n in ((0, 1), (1, 2)):
+        nodes[k][1].send_multipart(_pack(DATA, n, nodes[k][0]["session"], 0,
+                                         np.ones((n, 8192), np.complex64)))
+    done = threading.Event()
+    threading.Thread(target=lambda: (server.tb.wait(), done.set()), daemon=True).start()
+    assert done.wait(30), "the hub's run did not end"
+    node1 = server.summary()[1]
+    assert node1["malformed_frames"] == len(bad) and node1["tx_samples"] >= 4096
+    assert [e["event"] for e in node1["events"]] == ["joined"]
+    log = "".join(capfd.readouterr())
+    assert 1 <= log.count("dropped a malformed TX frame") < len(bad), log
+
+
+def test_silent_node_transmits_zeros_only_as_far_as_the_air_goes(hub_server):
+    """The zeros of a silent node (here the fusion, which never joins) follow
+    the other nodes' TX instead of running ahead without limit: tx_samples
+    in the hub's summary stays within SILENCE_AHEAD of the live node's."""
+    server = hub_server({1: 1}, 10 ** 9, timeout=30.0, join_timeout=0.2)
+    server.start_control()
+    reply, tx, rx = raw_node(server, 1)
+    server.started = True
+    server.tb.start()
+    for i in range(5):
+        tx.send_multipart(_pack(DATA, 1, reply["session"], 1000 * i,
+                                np.zeros((1, 1000), np.complex64)))
+    deadline = time.monotonic() + 20
+    while server.summary()[1]["tx_samples"] < 5000 or server.links[0].state != "silent":
+        assert time.monotonic() < deadline, server.summary()
+        time.sleep(0.05)
+    time.sleep(0.5)  # the silent node's feeder keeps running meanwhile
+    fusion, node = server.summary()
+    assert node["tx_samples"] == 5000
+    assert fusion["state"] == "silent" and fusion["tx_samples"] <= 5000 + SILENCE_AHEAD, fusion
+
+
+@pytest.mark.parametrize("reason,ended_by", [(END_RUN, "hub"), (END_SILENCED, "silenced"),
+                                             (END_REPLACED, "replaced")])
+def test_node_stream_drops_malformed_frames_and_ends_with_the_hubs_reason(reason, ended_by):
+    """The node's RX source drops malformed frames (also another channel
+    count than its antennas) and frames of another session, and its stream
+    ends on the hub's end frame with the hub's reason: the run's end, or the
+    hub declared this node silent, or another join replaced its session."""
+    ctx = zmq.Context.instance()
+    rx, tx = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL)
+    rx.setsockopt(zmq.SNDTIMEO, 10000)
+    for sock in (rx, tx):
+        sock.setsockopt(zmq.LINGER, 0)
+    rx_port, tx_port = (s.bind_to_random_port("tcp://127.0.0.1") for s in (rx, tx))
+    conn = HubConnection("tcp://127.0.0.1:1", 1)
+    conn.session = {"ok": True, "session": 5, "start": 0, "fs": 1e6, "fc": 920e6,
+                    "rx": f"tcp://127.0.0.1:{rx_port}", "tx": f"tcp://127.0.0.1:{tx_port}",
+                    "latency": 0, "nsamples": 100, "silence_limit": 30.0}
+    tb = gr.top_block()
+    tb.connect(conn.source, conn.sink)  # TX = RX: the flowgraph ends with the RX stream
+    done = threading.Event()
+    tb.start()
+    threading.Thread(target=lambda: (tb.wait(), done.set()), daemon=True).start()
+    x = np.ones((1, 100), np.complex64)
+    for parts in ([b"junk"], _pack(DATA, 2, 5, 0, np.ones((2, 100), np.complex64)),
+                  _pack(DATA, 1, 4, 0, x), _pack(DATA, 1, 5, 0, x),
+                  _pack(END, 1, 5, 100, reason=reason)):
+        rx.send_multipart(parts)
+    try:
+        assert done.wait(20), "the node's stream did not end"
+    finally:
+        conn.interrupt()
+        tb.stop()
+        tb.wait()
+        rx.close()
+        tx.close()
+    assert conn.source.ended_by == ended_by and conn.source.malformed == 2
+    assert conn.sink.nitems_read(0) == 100
+
+
+def test_node_silenced_by_the_hub_is_told_and_fails(tmp_path, apps):
+    """A node frozen (SIGSTOP) long enough for the hub to declare it silent
+    gets an end frame saying so: resumed, its stream ends at once, it writes
+    its JSON (ended, stream_ended_by) and exits non-zero, instead of waiting
+    for the hub's silence limit and reporting a normal end."""
+    config = write_testbed(tmp_path / "t.yaml", rounds=2000, nodes=1, timeout=1.0,
+                           rate=200000.0)
+    run = apps(config)
+    hub = run.start("hub", log="hub.log")
+    run.start("fusion", log="fusion.log")
+    node = run.start("node", "--id", "1", log="node1.log")
+    run.wait_for("node 1 and the fusion joined",
+                 lambda: all(f"node {k}: joined" in hub.log.read_text() for k in (0, 1)))
+    node.send_signal(signal.SIGSTOP)
+    try:
+        run.wait_for("node 1 silent", lambda: "node 1: silent" in hub.log.read_text())
+    finally:
+        node.send_signal(signal.SIGCONT)
+    assert node.wait(LIMIT_S) == 1, node.log.read_text()
+    with open(tmp_path / "out" / "node_1.json") as f:
+        report = json.load(f)
+    assert report["stream_ended_by"] == "silenced", report["ended"]
+    assert "silent" in report["ended"]
+    hub.send_signal(signal.SIGINT)
+    run.finish(hub)
+
+
+def test_fusion_with_fewer_rounds_than_configured_fails(tmp_path, apps):
+    """The hub's stream (--samples) ends after about one of the 3 rounds: the
+    fusion writes what it has, says the run is incomplete and exits non-zero;
+    the node (its stream ended normally) and the hub exit 0."""
+    config = write_testbed(tmp_path / "t.yaml", rounds=3, nodes=1)
+    s = settings_from_testbed(load_testbed(config))
+    run = apps(config)
+    hub = run.start("hub", "--samples", str(s.config.samples_for(1)), log="hub.log")
+    fusion = run.start("fusion", log="fusion.log")
+    node = run.start("node", "--id", "1", log="node1.log")
+    for proc in (hub, node):
+        run.finish(proc)
+    assert fusion.wait(LIMIT_S) == 1, fusion.log.read_text()
+    with open(tmp_path / "out" / "fusion.json") as f:
+        summary = json.load(f)
+    assert summary["ended"].startswith("incomplete") and summary["rounds"] < 3
+    assert "incomplete" in fusion.log.read_text()
+
+
+def test_hub_refuses_a_run_too_long_to_count(tmp_path):
+    """A run longer than the 64-bit sample counters (pcp.rounds, or
+    --samples): one line naming the cause, exit code 2, no traceback."""
+    config = write_testbed(tmp_path / "t.yaml", rounds=10 ** 18)
+    for extra, message in (((), "pcp: 1000000000000000000 rounds"), (("--samples", "1e20"),
+                                                                      "--samples")):
+        proc = run_app(tmp_path, "hub", "--config", config, *extra, check=False, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) <= 2
+
+
+def test_fusion_app_keeps_no_raw_spectra(tmp_path):
+    """The fusion app needs only each round's sums: pcp_fusion does not keep
+    every round's payload spectra (memory would grow with the rounds)."""
+    testbed = load_testbed(write_testbed(tmp_path / "t.yaml", rounds=3))
+    s = settings_from_testbed(testbed)
+    radio = open_radio(testbed, s.fusion_id, hub_endpoint=testbed.zmq["hub"])
+    tb = fusion_top_block(testbed, s, radio)
+    assert tb.fusion.control.keep_symbols is False

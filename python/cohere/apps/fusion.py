@@ -8,7 +8,9 @@ and round events to it over ZeroMQ (zmq.fusion); a node without a heartbeat
 for zmq.timeout s is reported lost, and every round lists the nodes that did
 not answer (`missing`). Writes one JSON line per round as it completes
 (fusion.jsonl: participants, missing, rho, sums) and a summary (fusion.json);
-ends after the last round (or on SIGINT/SIGTERM) with a short table.
+ends after the last round (or on SIGINT/SIGTERM) with a short table. Exits
+non-zero when the run ended (the hub's stream, the flowgraph) before all
+pcp.rounds rounds were in.
 """
 
 import argparse
@@ -84,6 +86,10 @@ def main(argv=None):
         reason = f"error: {error}"
     tb.writer.close()
     records = tb.writer.records
+    incomplete = not error and reason != "signal" and len(records) < settings.rounds
+    if incomplete:
+        how = "the stream ended" if conn is not None else "the flowgraph ended"
+        reason = f"incomplete: {how} after {len(records)} of {settings.rounds} rounds"
     ids = list(settings.slots)
     counted = {i: sum(i in r["participants"] for r in records) for i in ids}
     missing = {i: [r["round"] for r in records if i in r["missing"]] for i in ids}
@@ -113,6 +119,9 @@ def main(argv=None):
     print(f"fusion: {len(records)}/{settings.rounds} rounds ({reason}); wrote {jsonl} and {path}")
     if error:
         print(f"{PROG}: the fusion stopped on an error: {error}", file=sys.stderr)
+        return 1
+    if incomplete:
+        print(f"{PROG}: {reason}", file=sys.stderr)
         return 1
     return 0
 

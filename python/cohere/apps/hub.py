@@ -21,6 +21,7 @@ import sys
 from .common import positive_int, results_dir
 
 PROG = "cohere hub"
+MAX_SAMPLES = 2 ** 63 - 1  # sample counters and frame offsets are 64-bit
 
 
 def build_parser():
@@ -51,9 +52,13 @@ def main(argv=None):
                                f"{others[0].radio!r}; the hub emulates `sim` nodes only")
         if args.samples:
             nsamples = args.samples
+            what = f"--samples {nsamples!r}"
         else:
             s = settings_from_testbed(testbed)
             nsamples = s.config.samples_for(s.rounds)
+            what = f"{args.config}: pcp: {s.rounds} rounds need {nsamples} samples"
+        if not isinstance(nsamples, int) or not 0 < nsamples <= MAX_SAMPLES:
+            raise TestbedError(f"{what}; the hub streams 1 to 2^63-1 samples")
     except TestbedError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
@@ -61,7 +66,7 @@ def main(argv=None):
     try:
         server = HubServer(testbed, make_hub(testbed), nsamples, z["hub"], timeout=z["timeout"],
                            join_timeout=z["join_timeout"], rate=z["rate"])
-    except (HubError, ValueError) as exc:
+    except (HubError, ValueError, TypeError, OverflowError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     print(f"hub: {len(testbed.nodes)} nodes, {nsamples} samples, listening on {z['hub']} "
@@ -76,14 +81,16 @@ def main(argv=None):
         starts = ", ".join(str(x["start"]) for x in node["sessions"]) or "-"
         events = ", ".join(f"{e['event']}@{e['sample']}" for e in node["events"]
                            if e["event"] not in ("joined",)) or "-"
+        bad = node["malformed_frames"]
+        bad = f"; {bad} malformed TX frames" if bad else ""
         print(f"node {node['id']:>3}: sessions from hub sample {starts}; "
-              f"TX {node['tx_samples']} RX {node['rx_samples']}; events: {events}")
+              f"TX {node['tx_samples']} RX {node['rx_samples']}; events: {events}{bad}")
     out_dir = args.out_dir or results_dir("multiprocess")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "hub.json")
     with open(path, "w") as f:
         json.dump({"testbed": testbed.name, "samples": nsamples, "ended": reason,
-                   "nodes": summary}, f, indent=2)
+                   "bad_requests": server.bad_requests, "nodes": summary}, f, indent=2)
     print(f"hub: {reason}; wrote {path}")
     return 0
 

@@ -8,7 +8,9 @@ the role-node entries) runs pcp_node on its radio: for `uhd`, `pluto` and
 process at zmq.hub. It sends heartbeats and its round events to the fusion
 (zmq.fusion) and listens to the fusion's round results. It ends when its
 stream ends (the hub's last sample), when the fusion announces the end of the
-run, or on SIGINT/SIGTERM; prints its rounds and writes JSON.
+run, or on SIGINT/SIGTERM; prints its rounds and writes JSON. It exits
+non-zero when its stream did not end normally (the hub declared it silent,
+another process joined as this node, the hub went quiet, RX frames were lost).
 """
 
 import argparse
@@ -20,6 +22,12 @@ import time
 from .common import results_dir
 
 PROG = "cohere node"
+
+# how a `sim` node's RX stream ended (hub_rx_source.ended_by) other than the run's end
+STREAM_FAILURES = {"silenced": "the hub declared this node silent",
+                   "replaced": "another process joined the hub as this node",
+                   "silence": "no samples from the hub",
+                   "gap": "RX frames from the hub were lost"}
 
 
 def build_parser():
@@ -80,13 +88,17 @@ def main(argv=None):
     conn = radio.connection
     stop = conn.finished.is_set if conn is not None else fusion_gone
     reason = run_until_done(tb, stop, interrupt=conn.interrupt if conn else None)
+    ended_by = conn.source.ended_by if conn is not None else None
     if reason == "stopped":
         reason = "end of stream" if conn is not None else "end of run"
     error = tb.node.control.error  # an exception in the node's logic
+    failure = STREAM_FAILURES.get(ended_by) if reason != "signal" else None
+    if failure:
+        reason = f"stream ended: {failure}"
     if error:
         reason = f"error: {error}"
     report = tb.report()
-    report.update(family=radio.family, hub_start=hub_start, ended=reason,
+    report.update(family=radio.family, hub_start=hub_start, ended=reason, stream_ended_by=ended_by,
                   session=None if radio.connection is None else radio.connection.session)
     rounds = report["rounds"]
     sent = sum(1 for r in rounds if r.get("payload_sent"))  # armed and its feedback taken
@@ -101,6 +113,10 @@ def main(argv=None):
     print(f"wrote {path}")
     if error:
         print(f"{PROG}: node {node.id} stopped on an error: {error}", file=sys.stderr)
+        return 1
+    if failure:
+        print(f"{PROG}: node {node.id}: its stream did not end normally: {failure}",
+              file=sys.stderr)
         return 1
     return 0
 

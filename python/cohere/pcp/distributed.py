@@ -385,7 +385,9 @@ class fusion_top_block(gr.top_block):
         s = settings
         self.radio = radio
         self.config = s.config.replace(latency=int(radio.latency or 0))
-        self.fusion = pcp_fusion(self.config, rounds=s.rounds, ranging=s.timing_advance)
+        # results_writer needs only the sums: no raw spectra kept for every round
+        self.fusion = pcp_fusion(self.config, rounds=s.rounds, keep_symbols=False,
+                                 ranging=s.timing_advance)
         _connect_radio(self, radio, self.fusion)
         pull, pub = control_endpoints(testbed)
         timeout = testbed.zmq["timeout"]
