@@ -507,3 +507,88 @@ def test_phase_tracker_rejects_a_cross_covariance_that_is_not_one(cross):
     ok.update(0.3, 1.0)
     with pytest.raises(ValueError, match="cross"):
         ok.update(0.3, 1.5)  # dt = 0.5: 9e-4 > 5e-4
+
+
+# ----------------------------------------------------------------------------
+# constant-velocity model against its continuous-time theory
+# ----------------------------------------------------------------------------
+
+def _cv_theory(q_phase, q_freq, dt):
+    """F and Q of the constant-velocity model over dt, Q by numerical
+    integration of the continuous-time model (independent of the tracker's
+    closed form): d[phase, freq] = [[0, 1], [0, 0]] [phase, freq] dt + dW with
+    white densities diag(q_phase, q_freq), Q = int_0^dt e^{A s} S e^{A^T s} ds."""
+    from scipy.integrate import quad_vec
+
+    S = np.diag([q_phase, q_freq])
+
+    def integrand(s):
+        E = np.array([[1.0, s], [0.0, 1.0]])  # e^{A s}
+        return (E @ S @ E.T).ravel()
+
+    Q = quad_vec(integrand, 0.0, dt, epsabs=1e-14, epsrel=1e-12)[0].reshape(2, 2)
+    return np.array([[1.0, dt], [0.0, 1.0]]), Q
+
+
+@pytest.mark.parametrize("dt", [1.0, 0.37, 2.5])
+def test_constant_velocity_steady_state_solves_the_riccati_equation(dt):
+    """With measurements every dt, the tracker's covariance converges to the
+    discrete algebraic Riccati equation's solution for the model's F and Q
+    (Q from the continuous-time model, integrated numerically): a-priori
+    P- = DARE(F^T, H^T, Q, r), a-posteriori P = P- - P- H^T H P- / (H P- H^T + r),
+    to 1e-9 (relative). A wrong Q term or a missing F in the propagation
+    changes P by far more."""
+    from scipy.linalg import solve_discrete_are
+
+    qp, qf, r = 2e-3, 5e-4, 0.05
+    F, Q = _cv_theory(qp, qf, dt)
+    H = np.array([[1.0, 0.0]])
+    Pm = solve_discrete_are(F.T, H.T, Q, np.array([[r]]))
+    Pp = Pm - Pm @ H.T @ H @ Pm / float(H @ Pm @ H.T + r)
+    pt = PhaseTracker("constant_velocity", q_phase=qp, q_freq=qf, r=r, P0=[[3.0, 0.0], [0.0, 0.2]])
+    rng = np.random.default_rng(3)
+    for n in range(1, 3001):
+        pt.update(float(rng.normal()), t=n * dt)
+    assert pt.P == pytest.approx(Pp, rel=1e-9)
+    # the Kalman gain is P- H^T / S at the fixed point
+    assert pt.gain == pytest.approx((Pm @ H.T).ravel() / float(H @ Pm @ H.T + r), rel=1e-9)
+
+
+def test_constant_velocity_prediction_propagates_the_covariance():
+    """predict() (no measurement) over dt gives F P F^T + Q(dt) with Q from the
+    continuous-time model: the phase variance grows by 2 dt P01 + dt^2 P11 +
+    q_phase dt + q_freq dt^3 / 3, not only by Q (1e-12)."""
+    qp, qf, r = 1e-3, 2e-4, 0.1
+    pt = PhaseTracker("constant_velocity", q_phase=qp, q_freq=qf, r=r, P0=[[0.5, 0.1], [0.1, 0.3]])
+    pt.update(0.2, t=0.0)
+    P = pt.P
+    for dt in (1.0, 3.7):
+        F, Q = _cv_theory(qp, qf, dt)
+        pt.predict(t=pt.time + dt)
+        P = F @ P @ F.T + Q
+        assert pt.P == pytest.approx(P, rel=1e-12, abs=1e-15)
+
+
+def test_message_block_constant_velocity_matches_the_tracker_at_irregular_times():
+    """kalman_phase_tracker("constant_velocity") on messages at irregular times
+    gives, message by message, what a PhaseTracker built with P0 = diag(P0,
+    freq_var0) gives with update(phase, time): phase, P (the phase variance),
+    gain (on the phase), innovation and frequency, to 1e-12."""
+    from gnuradio import cohere
+
+    kw = dict(q_phase=3e-4, q_freq=2e-5, r=0.02)
+    times = [10, 13, 14, 31, 32, 60, 61, 62, 90]
+    rng = np.random.default_rng(5)
+    phases = [float(wrap(0.4 + 0.03 * t + rng.normal(0, 0.1))) for t in times]
+    blk = cohere.kalman_phase_tracker("constant_velocity", P0=2.0, freq_var0=0.01, **kw)
+    out = _run_block(blk, [_dict(phase=p, time=t) for p, t in zip(phases, times)], len(times))
+    ref = PhaseTracker("constant_velocity", P0=[[2.0, 0.0], [0.0, 0.01]], **kw)
+    assert len(out) == len(times)
+    for o, p, t in zip(out, phases, times):
+        ref.update(p, t)
+        assert o["time"] == t
+        assert o["phase"] == pytest.approx(ref.phase, abs=1e-12)
+        assert o["P"] == pytest.approx(ref.P[0, 0], rel=1e-12)
+        assert o["gain"] == pytest.approx(ref.gain[0], rel=1e-12)
+        assert o["innovation"] == pytest.approx(ref.innovation, abs=1e-12)
+        assert o["frequency"] == pytest.approx(ref.frequency, abs=1e-12)
