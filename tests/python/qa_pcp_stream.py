@@ -104,7 +104,7 @@ def test_fractional_delay_is_a_delay_inside_the_cp():
 
 @pytest.mark.parametrize("K,seed", [(1, 11), (5, 12), (20, 13)])
 def test_noise_free_components_arrive_at_theta_des(K, seed):
-    theta = 0.7 if K == 5 else 0.0
+    theta = {1: -2.0, 5: 0.7}.get(K, 0.0)
     c = pcp.PcpConfig(num_nodes=K, theta_des=theta, oac_symbols=2)
     run = pcp.run_network(c, 2 + 3, testbed=scenario(K, seed), seed=seed)
     a = pcp.analyze(run)
@@ -119,6 +119,13 @@ def test_noise_free_components_arrive_at_theta_des(K, seed):
     # have tracked their CFO on the request pilots
     assert np.max(np.abs(err[1:])) < TOL_NOISE_FREE, np.degrees(np.abs(err[1:])).max()
     assert sum(run.late.values()) == 0
+    if K == 1:
+        # the fusion's OAC sums, de-rotated by theta_des, are the parameters
+        # times A_RE e^{j eps_RE}: their mean phase against the parameters is
+        # a positively weighted mean of the per-RE phase errors, so within
+        # their range (de-rotating the wrong way leaves 2 theta_des = -4 rad)
+        z = np.vdot(a["truth"], a["sums"])
+        assert abs(np.angle(z)) <= np.max(np.abs(a["re_err"])) + 1e-9, (np.angle(z), theta)
 
 
 def test_noise_free_without_timing_advance_still_aligns_phase():
