@@ -128,6 +128,36 @@ def test_no_divergence_through_many_wraps(acceptance_run):
         assert abs(np.mean(part ** 2) / a["P"] - 1.0) <= 0.05 + 3 * sd
 
 
+def test_measurement_noise_matches_the_model(acceptance_run):
+    """The central unit's alphabar_n (13) minus the true alpha_n (the hub's LO
+    phases) is the model's measurement noise xi_n + mu_n: zero mean, variance
+    sigma_xi^2 + sigma_mu^2 of TddStreamConfig.kalman_variances (mu: two
+    one-way phase estimates at the sync SNR; xi: the LO phase-noise
+    difference between i1 and [i1]_{K/2}). Frames are independent, so the
+    sample variance of M frames is within the chi-square 99.9 % interval of
+    the model's; the mean within 4 standard errors of 0. A factor 2 in
+    sigma_mu^2 passed the variance-vs-P test above (the filter's P moves with
+    it)."""
+    from scipy.stats import chi2
+
+    from gnuradio.cohere.algorithms.kalman import wrap
+    from gnuradio.cohere.tdd.network import true_alpha
+
+    run, _ = acceptance_run
+    alpha = true_alpha(run)
+    frames = np.array([r[0] for r in run.records])
+    alphabar = np.array([r[3] for r in run.records])
+    use = np.isfinite(alphabar) & (frames >= run.burn_in)
+    e = wrap(alphabar[use] - alpha[frames[use]])
+    M = len(e)
+    assert M >= FRAMES
+    _, sx, smu = run.kalman
+    model = sx + smu
+    assert abs(np.mean(e)) < 4.0 * math.sqrt(model / M), (np.mean(e), model)
+    lo, hi = chi2.ppf([0.0005, 0.9995], M - 1) / (M - 1)
+    assert lo <= np.var(e, ddof=1) / model <= hi, (np.var(e, ddof=1), model, lo, hi)
+
+
 def test_beamforming_gain_matches_E_delta(acceptance_run):
     """The coherent downlink gain at the user, measured on the hub's
     noise-free captures of both APs' components, stays within 0.5 dB of the
