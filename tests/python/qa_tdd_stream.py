@@ -335,3 +335,55 @@ def test_central_unit_ignores_a_frame_number_no_ap_could_send():
     for port, n in msgs:
         cu._on(port, pmt_dict(frame=pmt.from_long(n), phase=pmt.from_double(0.25)))
     assert published == [0.0, 0.0, 0.0, 0.0] and cu.malformed == 1
+
+
+def test_conjugate_beamforming_sends_unit_power_to_several_users():
+    """AP 1's control block alone (N = 4 antennas, K = 3 users, F = 2), its RX
+    carrying each user's uplink pilot through a random channel: on its downlink
+    data samples x = sum_k sqrt(1/K) conj(q_k) / ||q_k|| s_k with unit-modulus
+    independent symbols, so E ||x||^2 = sum_k 1/K = 1. Over M samples the mean
+    of ||x||^2 has standard deviation sqrt(var ||x||^2 / M) with var ||x||^2 =
+    sum_{k != l} |w_k^H w_l|^2 / K^2 <= (K - 1) / K (unit-norm beams w_k);
+    4 standard deviations. A 1/K normalization (one third of the power)
+    passed the suite: every other run had K = 1. The source hands the block
+    many slots per call (the emulator's lockstep never does): it kept only
+    the channel estimates of the last two slots ingested and raised for the
+    first downlink, and the exception hung the flowgraph."""
+    from gnuradio import blocks, gr
+
+    from gnuradio.cohere.tdd.blocks import tdd_ap_control
+
+    c = tdd.TddStreamConfig(N=4, K=3, F=2, seed=3)
+    rng = np.random.default_rng(8)
+    Q = (rng.normal(size=(c.N, c.K)) + 1j * rng.normal(size=(c.N, c.K))) / math.sqrt(2)
+    slots = 40
+    n = slots * c.tau_c
+    rx = np.zeros((c.N, n), np.complex64)
+    for slot in range(slots):
+        for k in range(c.K):
+            rx[:, slot * c.tau_c + k] = Q[:, k] * c.ul_amp      # pilot p = k + 1
+    ctl = tdd_ap_control(c, 1, np.eye(c.N))
+    tb = gr.top_block()
+    sinks = []
+    for a in range(c.N):
+        sink = blocks.vector_sink_c()
+        tb.connect(blocks.vector_source_c(rx[a].tolist()), (ctl, a))
+        tb.connect((ctl, a), sink)
+        sinks.append(sink)
+    tb.run()
+    out = np.array([s.data() for s in sinks])                  # output i = TX index i + D
+    D = c.lookahead
+    kinds = {True: ctl._kinds[True], False: ctl._kinds[False]}
+    power = []
+    for i in range(out.shape[1]):
+        t = i + D
+        slot, pos = divmod(t, c.tau_c)
+        if slot < slots and kinds[slot % c.F == 0][pos] == 1:   # downlink data
+            power.append(float(np.sum(np.abs(out[:, i]) ** 2)))
+    power = np.array(power)
+    W = Q / np.linalg.norm(Q, axis=0)
+    G = np.abs(W.conj().T @ W) ** 2
+    var = (np.sum(G) - np.trace(G)) / c.K ** 2
+    assert len(power) > 1000
+    assert abs(np.mean(power) - 1.0) < 4.0 * math.sqrt(var / len(power)) + 1e-5, \
+        (np.mean(power), var)

@@ -47,7 +47,7 @@ from gnuradio import blocks, gr
 
 from ..algorithms import tdd_sync
 from ..cohere_python import phase_precoder_cc
-from ..logs import block_loggers
+from ..logs import block_loggers, guarded_work
 from ..messages import pmt_dict
 from .config import TddStreamConfig, dl_symbols
 
@@ -73,7 +73,8 @@ class tdd_ap_control(gr.sync_block):
     in `est` (AP 2: kalman_phase_tracker output). AP 2's output carries a
     `phase_cmd` tag {phase} (for phase_precoder_cc) where theta_2 changes.
     Attributes for analysis: `alphas` [(frame, phase)], `applied` [(frame,
-    apply index, theta, P, gain)], `stall_calls`.
+    apply index, theta, P, gain)], `stall_calls`; `error`: why the block
+    stopped, if an exception ended its stream (logged; None otherwise).
     """
 
     def __init__(self, config, ap, G, nsamples=0):
@@ -121,6 +122,7 @@ class tdd_ap_control(gr.sync_block):
         self.applied = []
         self.stall_calls = 0
         self.malformed = 0
+        self.error = None                # why the block stopped (an exception in work)
         self._alpha_port = pmt.intern("alpha")
         self._phase_cmd = pmt.intern("phase_cmd")
         self._tag_src = pmt.intern(f"tdd_ap{ap}")
@@ -168,7 +170,6 @@ class tdd_ap_control(gr.sync_block):
             if np.any(ok):
                 q = self._q.setdefault(slot, np.zeros((c.N, c.K), np.complex128))
                 q[:, ks[ok]] = rx[:, idx[ok]] / c.ul_amp
-                self._q = {s: v for s, v in self._q.items() if s >= slot - 1}
             if slot % c.F == 0:
                 i = base + self._rx_sync_p - 1 - r0
                 if 0 <= i < n:
@@ -217,6 +218,9 @@ class tdd_ap_control(gr.sync_block):
 
     # ----- stream ----------------------------------------------------------------------
     def work(self, input_items, output_items):
+        return guarded_work(self, f"AP {self.ap}", self._work, input_items, output_items)
+
+    def _work(self, input_items, output_items):
         c = self.cfg
         D = c.lookahead
         n = len(output_items[0])
@@ -247,6 +251,10 @@ class tdd_ap_control(gr.sync_block):
         self._ingest(rx, r0, n)
         out = np.zeros((c.N, n), np.complex64)
         self._transmit(out, r0 + D, n)
+        # channel estimates still needed: the slot of the next TX sample (and
+        # the one before, for its first samples): whatever the call's length
+        keep = (r0 + n + D) // c.tau_c - 1
+        self._q = {s: v for s, v in self._q.items() if s >= keep}
         for a in range(c.N):
             output_items[a][:n] = out[a]
         for gate, theta in commands:  # lands on TX index gate + D after the delay

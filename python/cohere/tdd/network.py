@@ -153,6 +153,9 @@ def run_tdd_stream(config, frames, burn_in=None, max_noutput_items=None):
     tb.msg_connect(tracker, "est", aps[2], "est")
     keep += [cpu, tracker]
     wall = run_flowgraph(tb, max_noutput_items)
+    errors = [f"AP {ap}: {aps[ap].control.error}" for ap in (1, 2) if aps[ap].control.error]
+    if errors:
+        raise RuntimeError("broken-TDD run failed: " + "; ".join(errors))
     run = TddRun(config=c, hub=hub, frames=total, burn_in=burn_in, nsamples=nsamples, G=G,
                  kalman=(sz, sx, smu), applied=list(aps[2].control.applied),
                  records=list(cpu.records), wall_s=wall,
