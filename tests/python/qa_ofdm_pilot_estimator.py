@@ -276,3 +276,19 @@ def test_pilot_values_at_the_magnitude_limits(scale):
     assert abs(meta["common_phase"] - 0.5) < 1e-4
     assert meta["common_amp"] == pytest.approx(1.0, rel=1e-4)
     assert np.allclose(meta["pilots"], np.exp(0.5j), atol=1e-4)
+
+
+def test_modulate_cyclic_prefix_is_the_symbol_tail():
+    """Each symbol's cyclic prefix repeats the last cp_len samples of its body
+    (so a channel or a timing offset within the CP is a circular shift); a CP
+    copied from the body's start passed every other test."""
+    cmap = ofdm.carrier_map(64, 52, 4)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    rng = np.random.default_rng(10)
+    data = qpsk(rng, (3, int(np.sum(cmap == ofdm.DATA))))
+    for cp in (1, 16, 64):
+        sig = ofdm.modulate(data, cmap, pilots, cp).reshape(3, 64 + cp)
+        assert np.array_equal(sig[:, :cp], sig[:, -cp:])
+        # and the body is the IDFT of the grid (unitary scaling)
+        grid = np.fft.fft(sig[:, cp:], axis=1) / np.sqrt(64)
+        assert np.allclose(grid[:, (np.flatnonzero(cmap == ofdm.DATA) - 32) % 64], data, atol=1e-5)

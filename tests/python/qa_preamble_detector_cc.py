@@ -654,3 +654,16 @@ def test_periodic_preamble_just_after_the_stream_start(cfo):
             x = x * np.exp(2j * np.pi * (cfo / FS * np.arange(3000) + rng.uniform()))
             _, tags, _, _ = run_detector(x, [p])
             assert sorted(round(t["index"]) for t in tags) == [s, 2000], (s, seed)
+
+
+@pytest.mark.parametrize("n", [256, 1024, 4096])
+def test_timing_crb_of_a_flat_spectrum_sequence(n):
+    """A Zadoff-Chu sequence has a flat spectrum: its normalized frequency has
+    the uniform distribution's variance beta^2 - mu^2 = 1/12, so the timing CRB
+    is 3 / (2 pi^2 N snr) samples^2 (the DTFT of the finite sequence differs at
+    the band edges by O(1/N): tolerance 4/N). The detector's timing tests
+    bound the RMSE from above only, so a CRB twice too large passed them."""
+    snr = 2.0
+    for root in (1, 7):
+        crb = preambles.timing_crb(preambles.zadoff_chu(root, n), snr)
+        assert crb == pytest.approx(3.0 / (2.0 * math.pi ** 2 * n * snr), rel=4.0 / n)
