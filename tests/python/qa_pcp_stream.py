@@ -407,3 +407,22 @@ def test_config_takes_integral_floats_and_a_long_cp():
     assert c.fusion_turnaround >= c.lookahead + c.latency + c.margin + 100 + 1
     with pytest.raises(ValueError, match="g_d"):
         pcp.PcpConfig(g_d=3300.5)
+
+
+def test_long_lookahead_completes_every_round_whatever_the_ring():
+    """A lookahead of 65536 samples, beyond the hub's default 32768-sample
+    TX ring: run_network grows the ring to fit, every requested round
+    completes and two runs with different GNU Radio cuts give identical sums;
+    a ring given too small is refused naming buffer_size. (The last round
+    came or not with thread timing: every sink stops once all sources are
+    done, and the fusion's control could still be one source buffer behind;
+    a lookahead of 262144 hung.)"""
+    c = pcp.PcpConfig(num_nodes=2, lookahead=65536)
+    sums = []
+    for max_items in (None, 4096):
+        run = pcp.run_network(c, 4, testbed=scenario(2, 31), max_noutput_items=max_items)
+        assert [r["round"] for r in run.fusion] == [0, 1, 2, 3]
+        sums.append(np.concatenate([np.asarray(r["sums"]) for r in run.fusion]))
+    assert np.array_equal(sums[0], sums[1])
+    with pytest.raises(ValueError, match="buffer_size"):
+        pcp.run_network(c, 2, testbed=scenario(2, 31, buffer_size=32768))

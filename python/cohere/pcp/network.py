@@ -51,6 +51,33 @@ class NetworkRun:
     late: dict = field(default_factory=dict)  # hub node -> burst scheduler late count
 
 
+RING_SLACK = 1024  # samples of the hub's TX ring beyond D + L + delay (interpolator, margins)
+DEFAULT_RING = 32768  # channel_hub's ring when make_testbed gets no buffer_size
+SOURCE_BUFFER = 32768  # virtual_radio_source_c's output buffer (items)
+END_TAIL = 2 * SOURCE_BUFFER  # RX samples streamed past the last round (see run_network)
+
+
+def _fit_ring(hub, config, given):
+    """The hub's TX ring must hold the nodes' lookahead D plus the longest
+    latency and link delay (docs/emulator.md): with less, the schedulers'
+    first D zeros cannot all be written ahead of the receivers, the nodes
+    wait on each other through GNU Radio's buffers and how many rounds
+    complete depended on thread timing (a lookahead of 262144 hung). A ring
+    given in `testbed` that is too small is a ValueError naming it; the
+    default one grows to fit."""
+    n = hub.num_nodes()
+    delay = max((hub.link_delay(i, j) for i in range(n) for j in range(n) if i != j), default=0.0)
+    need = (config.lookahead + max(hub.latency(j) for j in range(n)) + int(math.ceil(delay))
+            + RING_SLACK)
+    if given is not None:
+        if int(given) < need:
+            raise ValueError(f"buffer_size: {given} samples is less than the {need} the nodes "
+                             f"need (lookahead {config.lookahead} + latency + link delay "
+                             f"{delay:.1f} + {RING_SLACK})")
+    elif need > DEFAULT_RING:
+        hub.set_buffer_size(need)
+
+
 def run_network(config, rounds, testbed=None, node_options=None, mode="pcp", seed=0,
                 timing_advance=True, max_noutput_items=None):
     """Stream `rounds` PCP rounds on a fresh emulator.
@@ -74,17 +101,24 @@ def run_network(config, rounds, testbed=None, node_options=None, mode="pcp", see
 
     c = config
     K = c.num_nodes
-    nsamples = c.samples_for(int(rounds))
+    # The fusion decides a round when its control block reads the round's
+    # last sample, which can lag its source by the source's output buffer;
+    # every sink stops once all sources are done, so without this tail the
+    # last round was dropped or not with thread timing (a large lookahead
+    # makes the lag longer). The fusion posts no request past `rounds`.
+    nsamples = c.samples_for(int(rounds)) + END_TAIL
     kwargs = dict(testbed or {})
     kwargs.setdefault("latency", c.latency)
     kwargs["capture"] = {FUSION: nsamples}
     hub = make_testbed(K + 1, c.samp_rate, c.center_freq, **kwargs)
+    _fit_ring(hub, c, kwargs.get("buffer_size"))
     tb = gr.top_block("pcp_network")
     keep = []
     fusion = pcp_fusion(c, rounds=int(rounds), ranging=timing_advance)
     nodes = {}
     for j in range(K + 1):
         src = virtual_radio_source_c(hub, j, 1, nsamples)
+        src.set_max_output_buffer(SOURCE_BUFFER)  # bounds the fusion's lag (END_TAIL)
         sink = virtual_radio_sink_c(hub, j, 1)
         if j == FUSION:
             block = fusion
