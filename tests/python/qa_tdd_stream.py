@@ -208,7 +208,8 @@ def test_bit_identical_across_buffer_sizes():
 def test_single_antenna_aps_and_several_users_track():
     """N = 1 and K = 3 (three uplink pilots, beams to three users, F = 1): the
     tracker converges and its error stays near P_n within the chi-square
-    spread of 150 frames (model ratio from wiener_error_variances)."""
+    spread of 150 frames (model ratio from wiener_error_variances), and the
+    third user's downlink has the predicted coherent gain."""
     c = acceptance_config(1, seed=5, K=3, F=1)
     run = tdd.run_tdd_stream(c, 150)
     a = tdd.analyze(run, user=2)
@@ -216,6 +217,11 @@ def test_single_antenna_aps_and_several_users_track():
     sd = _relative_std_of_variance(th["kappa"], a["frames"])
     assert abs(a["ratio_pred"] / th["ratio"] - 1.0) < 4 * sd, (a["ratio_pred"], th["ratio"])
     assert a["max_err_sigma"] < 5.0
+    # the user's own stream (the other two users' beams taken out of the
+    # captures) has the coherent gain |E[Delta]| predicts, within the 0.5 dB
+    # of test_beamforming_gain_matches_E_delta (the other beams' power in the
+    # amplitudes put the measurement (K - 1) / N below the prediction)
+    assert abs(a["bf_gain_db"] - a["bf_pred_db"]) < 0.5, (a["bf_gain_db"], a["bf_pred_db"])
 
 
 # ----------------------------------------------------------------------------

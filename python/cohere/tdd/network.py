@@ -244,9 +244,10 @@ def beamforming_gain(run, nu, user, frames):
     """Downlink beamforming gain at `user` (0-based), measured and predicted.
 
     On the samples where both APs send data, with b_l = (AP l's noise-free
-    component at the user, hub capture) conj(s_user) and the user's phase
-    reference psi = arg(b_1 + b_2) on the slot's demodulation pilot (the
-    composite gain, what a pilot sent by both APs measures):
+    component at the user, hub capture, without the beams to the other
+    users: _own_stream) conj(s_user) and the user's phase reference psi =
+    arg(b_1 + b_2) on the slot's demodulation pilot (the composite gain,
+    what a pilot sent by both APs measures):
         measured   |mean over frames of (b_1 + b_2) e^{-j psi}|^2 / (A_1 + A_2)^2
         predicted  |A_1 E[Delta_1] + A_2 E[Delta_2]|^2 / (A_1 + A_2)^2
     per position in the frame, averaged over positions; A_l = mean |b_l| and
@@ -278,10 +279,13 @@ def beamforming_gain(run, nu, user, frames):
         t = bases[:, None] + ps[None, :]
         tp = bases + pd - 1
         tk = bases + user                                           # the user's pilot
-        sym = np.array([dl_symbols(c.seed, b // tc, c.K, tc)[user, ps] for b in bases])
-        b1 = caps[AP1][t] * np.conj(sym)
-        b2 = caps[AP2][t] * np.conj(sym)
-        psi = np.angle(caps[AP1][tp] + caps[AP2][tp])
+        syms = np.array([dl_symbols(c.seed, b // tc, c.K, tc)[:, ps] for b in bases])
+        sym = syms[:, user, :]
+        d1, p1 = _own_stream(caps[AP1][t], caps[AP1][tp], syms, user)
+        d2, p2 = _own_stream(caps[AP2][t], caps[AP2][tp], syms, user)
+        b1 = d1 * np.conj(sym)
+        b2 = d2 * np.conj(sym)
+        psi = np.angle(p1 + p2)
         rows.append((b1, b2, psi, t, tp, tk))
         amps.append((np.abs(b1).ravel(), np.abs(b2).ravel()))
     A1 = float(np.mean(np.concatenate([a for a, _ in amps])))
@@ -301,6 +305,30 @@ def beamforming_gain(run, nu, user, frames):
     db = lambda v: 10.0 * math.log10(float(np.mean(np.concatenate(v))) / norm)  # noqa: E731
     return {"bf_gain_db": db(meas), "bf_pred_db": db(pred), "bf_nosync_db": db(pred0),
             "bf_amplitudes": (A1, A2), "bf_samples": int(sum(len(m) for m in meas))}
+
+
+def _own_stream(data, pilot, syms, user):
+    """An AP's component at `user` without the beams of the other users.
+
+    data (frames, positions): the noise-free capture on a slot's downlink
+    data samples; pilot (frames,): on its demodulation pilot (every user's
+    symbol is 1 there); syms (frames, K, positions): the users' symbols. Per
+    frame, data = sum_k beta_k s_k (the beams are fixed within the slot) is
+    solved for beta by least squares, and the other users' terms are taken
+    out of both. With one user nothing changes (K = 1: exactly the capture)."""
+    K = syms.shape[1]
+    if K == 1:
+        return data, pilot
+    data = data.copy()
+    pilot = pilot.copy()
+    for n in range(data.shape[0]):
+        S = syms[n].T                                               # (positions, K)
+        beta = np.linalg.lstsq(S, data[n], rcond=None)[0]
+        others = np.ones(K, bool)
+        others[user] = False
+        data[n] -= S[:, others] @ beta[others]
+        pilot[n] -= np.sum(beta[others])
+    return data, pilot
 
 
 def inter_ap_channel(hub, ap1, ap2):
