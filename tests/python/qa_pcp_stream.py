@@ -181,6 +181,18 @@ def test_rmse_matches_closed_form(K, var_cfo, rounds):
         measured = math.sqrt(np.nanmean(a["phase_err"][:, :, m] ** 2))
         closed = float(pcp.predicted_rmse(det[:, :, m], var[:, :, m]))
         assert abs(measured / closed - 1.0) < 0.10, (m, np.degrees(measured), np.degrees(closed))
+        # and, where no error comes near +-pi (|det| + 5 sqrt(var) < pi: no
+        # wrapping), within its own sampling spread: the error is det + w,
+        # w ~ N(0, var) independent over rounds and nodes, so the mean square
+        # over M components has mean mean(det^2 + var) and variance
+        # sum(2 var^2 + 4 det^2 var) / M^2; 4 standard deviations (the 10 %
+        # above is the figure: a 5 % error in the CFO term passed it)
+        d, v = det[:, :, m].ravel(), var[:, :, m].ravel()
+        if np.max(np.abs(d) + 5.0 * np.sqrt(v)) < math.pi:
+            ms = float(np.nanmean(a["phase_err"][:, :, m] ** 2))
+            expected = float(np.mean(d ** 2 + v))
+            sd = math.sqrt(float(np.sum(2 * v ** 2 + 4 * d ** 2 * v))) / len(d)
+            assert abs(ms - expected) < 4.0 * sd, (m, ms, expected, sd)
     # the injected residuals follow N(0, var_cfo): chi-square, 99.9 % two-sided
     eps = pcp.residual_cfo(run).ravel()
     n = len(eps)
