@@ -187,6 +187,23 @@ def test_simulated_errors_match_the_kalman_model():
     assert np.all(d1["error_var"]["kalman"] > 1.1 * P1)
 
 
+def test_angle_reading_has_the_model_measurement_variance_at_high_snr():
+    """The "angle" measurement (the angle of the summed sync samples, each
+    sqrt(rho) g e^{j alpha} + CN(0, 1)) has, at high SNR, the variance of the
+    paper's Gaussian model (16): the direct error alphabar_n - alpha_n has
+    variance sigma_xi^2 + sigma_mu^2 within 5 % (as the Gaussian reading
+    above; at SNR_AP = -5 dB the angle's excess over 1 / (2 SNR) is below
+    1 %). Only the Gaussian reading was checked: twice the noise in the
+    angle reading passed."""
+    import dataclasses
+
+    rd = dataclasses.replace(T.READINGS["paper"], name="angle", measurement="angle")
+    _, d = T.simulate_se(5, [(1.58e-17, -5.0)], reading=rd, frames=3000, seed=2,
+                         return_details=True)
+    expected = d["sigma_xi2"] + d["sigma_mu2_mean"]
+    assert d["error_var"]["direct"] == pytest.approx(expected, rel=0.05)
+
+
 def test_exact_wiener_variance_matches_the_simulation_at_F1():
     """At F = 1, where (15)-(16) leave out covariances of the physical Wiener
     phase noise (the test above: the error exceeds P_n - sigma_zeta^2 by more
