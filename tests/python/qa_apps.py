@@ -216,3 +216,152 @@ def test_calibrate_latency_amplitude_is_within_full_scale(tmp_path, amplitude):
     assert proc.returncode == 2, proc.stderr
     assert "--amplitude" in proc.stderr and "(0, 1]" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------
+# configuration errors: one line naming the option, exit 2, no traceback
+# ----------------------------------------------------------------------------
+
+def _assert_usage_error(proc, message):
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert message in proc.stderr.strip().splitlines()[-1], proc.stderr
+
+
+BAD_CONFIGURATIONS = [
+    # seeds: OverflowError / ValueError tracebacks from NumPy and the emulator
+    (("showcase", "--seed", "-1"), "--seed"),
+    (("reproduce", "tdd-kalman", "--quick", "--seed", "-1"), "--seed"),
+    # SNR extremes: OverflowError / ZeroDivisionError / a library ValueError
+    (("showcase", "--snr-db", "4000"), "--snr-db"),
+    (("showcase", "--snr-db", "-4000"), "--snr-db"),
+    (("demo", "--snr-db", "-4000"), "--snr-db"),
+    (("reproduce", "tdd-kalman", "--quick", "--snr-ap", "5000"), "--snr-ap"),
+    (("reproduce", "tdd-kalman", "--stream", "--stream-sync-snr", "5000"), "--stream-sync-snr"),
+    (("reproduce", "pcp", "--point", "--snr-ue", "-5000"), "--snr-ue"),
+    # the emulator's phase-noise limit, the capture limit, the testbed's geometry
+    (("showcase", "--samp-rate", "1e-3"), "--phase-noise"),
+    (("showcase", "--center-freq", "1e300"), "--center-freq"),
+    (("demo", "--phase-noise", "1"), "--phase-noise"),
+    (("demo", "--max-distance", "1e300"), "--max-distance"),
+    (("demo", "--rounds", "1e12"), "--rounds"),
+    (("reproduce", "tdd-kalman", "--stream", "--stream-F", "100000"), "--stream-F"),
+    (("reproduce", "tdd-kalman", "--stream", "--stream-c-nu", "1"), "--stream-c-nu"),
+    # sizes: TypeError in a binding, MemoryError, the library's frames >= 2
+    (("showcase", "--samples", "1e10"), "--samples"),
+    (("reproduce", "pcp", "--point", "--trials", "1e12"), "--trials"),
+    (("reproduce", "pcp", "--trials", "2e6"), "--trials"),
+    (("reproduce", "tdd-kalman", "--quick", "--frames", "1"), "--frames"),
+    (("reproduce", "tdd-kalman", "--quick", "--frames", "1e9"), "--frames"),
+    # errors found after parsing go through the target's parser (exit 2, was 1)
+    (("reproduce", "tdd-kalman", "--stream", "--stream-N", "0"), "--stream-N"),
+    (("reproduce", "tdd-kalman", "--stream", "--stream-N", "9"), "--stream-N"),
+    (("reproduce", "tdd-kalman", "--stream", "--stream-K", "60"), "--stream"),
+    # a short window biases the SNR and phase-noise estimates
+    (("showcase", "--window", "4"), "--window"),
+    # the same configuration twice gave two different results
+    (("reproduce", "tdd-kalman", "--quick", "--c-nu", "5e-18", "5e-18"), "--c-nu"),
+    (("reproduce", "tdd-kalman", "--quick", "--snr-ap", "-15", "-15.0"), "--snr-ap"),
+    # --stream used to ignore --frames silently
+    (("reproduce", "tdd-kalman", "--stream", "--frames", "100"), "--stream-frames")]
+
+
+@pytest.mark.parametrize("args,message", BAD_CONFIGURATIONS,
+                         ids=[" ".join(a) for a, _ in BAD_CONFIGURATIONS])
+def test_apps_reject_bad_configurations_with_their_own_message(tmp_path, args, message):
+    """Out-of-range seeds, SNRs, sizes and configurations the emulator or the
+    library refuse end with argparse's exit code 2 and a last line naming the
+    option, before anything runs (they ended in tracebacks, or for
+    --stream-N 0 in exit code 1)."""
+    proc = run_app(tmp_path, *args, "--out-dir", tmp_path / "out", check=False, timeout=120)
+    _assert_usage_error(proc, message)
+
+
+@pytest.mark.parametrize("app", [
+    ("showcase", "--samples", "20000"), ("demo", "-K", "1", "--rounds", "1"),
+    ("reproduce", "pcp", "--trials", "200"),
+    ("reproduce", "tdd-kalman", "--quick", "--frames", "20"),
+    ("reproduce", "tdd-kalman", "--stream", "--stream-frames", "20")], ids=" ".join)
+@pytest.mark.parametrize("where", ["out-dir", "json"])
+def test_apps_check_their_output_paths_before_running(tmp_path, app, where):
+    """An --out-dir that cannot be created, or a --json that is a directory,
+    is refused before the run (exit 2 naming the option), not with a
+    traceback at the end (the showcase wrote nothing after a whole run)."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    if where == "out-dir":
+        extra = ("--out-dir", blocker / "sub")
+    else:
+        extra = ("--out-dir", tmp_path / "out", "--json", tmp_path)
+    proc = run_app(tmp_path, *app, *extra, check=False, timeout=120)
+    _assert_usage_error(proc, f"--{where}")
+
+
+def test_demo_help_names_both_default_output_dirs(tmp_path):
+    """Without COHERE_BUILD_DIR the demo writes to ./results/demo: the help says so."""
+    proc = run_app(tmp_path, "demo", "--help")
+    help_text = " ".join(proc.stdout.split())
+    assert "$COHERE_BUILD_DIR/results/demo, or ./results/demo" in help_text, proc.stdout
+
+
+# ----------------------------------------------------------------------------
+# exit code 1 when the app's own check fails (JSON still written)
+# ----------------------------------------------------------------------------
+
+def test_demo_without_participants_exits_1_and_says_why(tmp_path):
+    """At -30 dB no node detects the fusion's request: every figure is NaN.
+    The demo still writes its JSON, says why in the summary, and exits 1."""
+    json_path = tmp_path / "demo.json"
+    proc = run_app(tmp_path, "demo", "-K", "1", "--rounds", "1", "--no-sync-rounds", "1",
+                   "--snr-db", "-30", "--no-plot", "--out-dir", tmp_path / "out",
+                   "--json", json_path, check=False)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    r = json.loads(json_path.read_text())
+    assert r["ok"] is False and r["participants_per_round"]["min"] == 0
+    assert any("participating" in f for f in r["failures"]), r["failures"]
+    assert "FAILED" in proc.stdout and "participating" in proc.stdout
+
+
+def test_tdd_kalman_failed_acceptance_exits_1(tmp_path):
+    """With F = 1 only, the best F cannot be the paper's 2 for c_nu = 5e-18:
+    check 2_best_F_kalman fails, the summary JSON records it and the exit
+    code is 1 (it was 0)."""
+    out = tmp_path / "out"
+    proc = run_app(tmp_path, "reproduce", "tdd-kalman", "--quick", "--f-max", "1",
+                   "--frames", "200", "--reading", "paper", "--no-plot", "--out-dir", out,
+                   check=False, timeout=300)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    summary = json.loads((out / "tdd_kalman_summary.json").read_text())
+    assert summary["acceptance"]["2_best_F_kalman"]["pass"] is False
+    assert "[FAIL] 2_best_F_kalman" in proc.stdout and "FAILED" in proc.stdout
+
+
+def test_reproduce_pcp_exit_code_follows_the_items(tmp_path):
+    """The exit code is 1 exactly when an item fails (at 2000 trials item 10's
+    Monte Carlo spread, about 0.5 deg, exceeds its 0.5 deg tolerance with
+    seed 1; `9/10 pass` used to exit 0)."""
+    json_path = tmp_path / "items.json"
+    proc = run_app(tmp_path, "reproduce", "pcp", "--trials", "2000", "--no-plot",
+                   "--out-dir", tmp_path / "out", "--json", json_path, check=False)
+    items = json.loads(json_path.read_text())
+    failed = [d["id"] for d in items if not d["pass"]]
+    assert proc.returncode == (1 if failed else 0), (failed, proc.stdout, proc.stderr)
+    assert ("FAILED" in proc.stdout) == bool(failed)
+
+
+def test_tdd_stream_honours_json_and_exit_code(tmp_path):
+    """--stream writes its summary to --json (it ignored it), takes 4e1 for an
+    integer option, and exits 1 exactly when one of its checks fails (40
+    frames: too few wraps of the true phase for 3_wraps_no_divergence)."""
+    json_path = tmp_path / "elsewhere" / "stream.json"
+    out = tmp_path / "out"
+    proc = run_app(tmp_path, "reproduce", "tdd-kalman", "--stream", "--stream-N", "1",
+                   "--stream-frames", "4e1", "--no-plot", "--out-dir", out,
+                   "--json", json_path, check=False, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    summary = json.loads(json_path.read_text())
+    assert not (out / "tdd_stream.json").exists()
+    failed = [k for k, r in summary["acceptance"].items() if not r["pass"]]
+    assert proc.returncode == (1 if failed else 0), (failed, proc.stdout)
+    assert failed, "40 frames: the wraps check was expected to fail"

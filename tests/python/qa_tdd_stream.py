@@ -229,22 +229,25 @@ def test_single_antenna_aps_and_several_users_track():
 # ----------------------------------------------------------------------------
 
 def test_app_stream_writes_json_and_png(tmp_path):
-    """`cohere reproduce tdd-kalman --stream` (short run, N = 1) ends by itself
-    with exit code 0, prints its summary, writes tdd_stream.json (with the
-    measured ratio, wraps and beamforming gains) and tdd_stream.png; a bad
-    antenna count is refused with a message naming the option."""
+    """`cohere reproduce tdd-kalman --stream` (short run, N = 1) ends by itself,
+    prints its summary, writes tdd_stream.json (with the measured ratio, wraps
+    and beamforming gains) and tdd_stream.png, and exits 0 exactly when every
+    acceptance check in the JSON passed (40 frames cannot show 20 wraps: 1
+    here); a bad antenna count is refused with a message naming the option."""
     import json
 
     from cohere_testing import run_app
 
     out = tmp_path / "out"
     proc = run_app(tmp_path, "reproduce", "tdd-kalman", "--stream", "--stream-N", 1,
-                   "--stream-frames", 40, "--out-dir", out, timeout=120)
+                   "--stream-frames", 40, "--out-dir", out, check=False, timeout=120)
     assert "tracked error (ground truth)" in proc.stdout
     with open(out / "tdd_stream.json") as f:
         summary = json.load(f)
     for key in ("ratio_pred", "P_mean", "wraps", "bf_gain_db", "bf_pred_db", "acceptance"):
         assert key in summary
+    passed = all(r["pass"] for r in summary["acceptance"].values())
+    assert proc.returncode == (0 if passed else 1), (proc.returncode, summary["acceptance"])
     assert summary["frames"] >= 40
     assert (out / "tdd_stream.png").stat().st_size > 10_000
     bad = run_app(tmp_path, "reproduce", "tdd-kalman", "--stream", "--stream-N", 9,

@@ -92,3 +92,80 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or isinstance(action.default, bool):
             return action.help
         return super()._get_help_string(action)
+
+
+# ----------------------------------------------------------------------------
+# range checks and output paths (shared by showcase, demo and reproduce)
+# ----------------------------------------------------------------------------
+
+SNR_DB_MIN = -100.0
+SNR_DB_MAX = 100.0
+
+
+def snr_db(text):
+    """argparse type: an SNR in dB within SNR_DB_MIN..SNR_DB_MAX (-100..100).
+
+    The apps turn an SNR into the linear ratio 10^(SNR/10) and derive noise
+    powers and variances from it: 1e-10..1e10 keeps those finite and non-zero
+    (-4000 dB underflowed to a division by zero, 5000 dB overflowed)."""
+    value = finite_float(text)
+    if not SNR_DB_MIN <= value <= SNR_DB_MAX:
+        raise argparse.ArgumentTypeError(
+            f"expected an SNR in {SNR_DB_MIN:g}..{SNR_DB_MAX:g} dB, got {text!r}")
+    return value
+
+
+def exit_error(prog):
+    """An error callback like argparse's parser.error, for code run without
+    its parser: prints 'prog: error: message' and exits with code 2."""
+    import sys
+
+    def error(message):
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+    return error
+
+
+def check_output(error, directory=None, files=()):
+    """Check before a run that its output can be written: create `directory`
+    (the --out-dir) and the folder of each file, make sure each folder takes a
+    new file and that no file is an existing directory. files: (option, path)
+    pairs, the option named in the message (e.g. ("--json", path)). On failure
+    call error(message), e.g. argparse's parser.error (one line, exit 2),
+    instead of a traceback after the run."""
+    import tempfile
+
+    folders = [] if directory is None else [("--out-dir", directory)]
+    for option, path in files:
+        if os.path.isdir(path):
+            error(f"{option}: {path!r} is a directory, expected a file name")
+        folders.append((option, os.path.dirname(os.path.abspath(path))))
+    for option, folder in folders:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            error(f"{option}: cannot write to {folder!r} ({exc.strerror or exc})")
+
+
+def max_phase_noise(samp_rate, center_freq):
+    """The emulator's largest Wiener phase-noise constant c (s) at this sample
+    rate and carrier: channel_hub refuses a per-sample phase increment std
+    sqrt(4 pi^2 fc^2 c / fs) above 2 rad, i.e. c > fs / (pi^2 fc^2)."""
+    return samp_rate / (math.pi ** 2 * center_freq * center_freq)  # fc * fc: inf, not OverflowError
+
+
+MAX_FREQUENCY_HZ = 1e12
+
+
+def frequency_hz(text):
+    """argparse type: a sample rate or carrier frequency in (0, 1e12] Hz. The
+    apps square them (the phase-noise rate 4 pi^2 fc^2 c, the CRB's fs^2),
+    which overflows beyond about 1e154; 1 THz is above any carrier or sample
+    rate the emulated radios stand for."""
+    value = finite_float(text)
+    if not 0 < value <= MAX_FREQUENCY_HZ:
+        raise argparse.ArgumentTypeError(
+            f"expected a frequency in (0, {MAX_FREQUENCY_HZ:g}] Hz, got {text!r}")
+    return value

@@ -42,11 +42,12 @@ import time
 
 import numpy as np
 
-from .common import (HelpFormatter, finite_float, nonnegative_float, positive_int, results_dir,
-                     seed_int)
+from .common import (HelpFormatter, check_output, finite_float, frequency_hz, max_phase_noise,
+                     nonnegative_float, positive_int, results_dir, seed_int, snr_db)
 
 PROG = "cohere demo"
-
+MAX_DISTANCE = 1e6      # m: the farthest node the scenario accepts (--max-distance)
+MAX_CAPTURE = 2 ** 28   # samples: the emulator's capture limit per receiver (channel_hub)
 
 
 def build_parser():
@@ -63,15 +64,16 @@ def build_parser():
                    help="oscillator offsets uniform in +-PPM ppm (every radio)")
     g.add_argument("--phase-noise", type=nonnegative_float, default=1e-20,
                    help="Wiener phase-noise constant c (s) of every radio")
-    g.add_argument("--snr-db", type=finite_float, default=25.0,
-                   help="per-sample SNR of the weakest node's links (dB)")
+    g.add_argument("--snr-db", type=snr_db, default=25.0,
+                   help="per-sample SNR of the weakest node's links (dB), -100..100")
     g.add_argument("--min-distance", type=finite_float, default=3.0, help="closest node (m)")
-    g.add_argument("--max-distance", type=finite_float, default=30.0, help="farthest node (m)")
+    g.add_argument("--max-distance", type=finite_float, default=30.0,
+                   help=f"farthest node (m), at most {MAX_DISTANCE:g}")
     g.add_argument("--speed", type=nonnegative_float, default=0.0,
                    help="node speed (m/s), random directions; 0: static")
     w = p.add_argument_group("waveform and schedule")
-    w.add_argument("--samp-rate", type=finite_float, default=5e6, help="sample rate (Hz)")
-    w.add_argument("--center-freq", type=finite_float, default=920e6, help="carrier (Hz)")
+    w.add_argument("--samp-rate", type=frequency_hz, default=5e6, help="sample rate (Hz)")
+    w.add_argument("--center-freq", type=frequency_hz, default=920e6, help="carrier (Hz)")
     w.add_argument("--fft", type=positive_int, default=256, help="IDFT size")
     w.add_argument("--cp", type=int, default=64, help="cyclic prefix (samples)")
     w.add_argument("--active", type=positive_int, default=192, help="active subcarriers")
@@ -83,7 +85,8 @@ def build_parser():
                    help="distribution of the nodes' parameters")
     o = p.add_argument_group("output")
     o.add_argument("--out-dir", default=None,
-                   help="directory for PNGs and JSON (default: $COHERE_BUILD_DIR/results/demo)")
+                   help="directory for PNGs and JSON (default: "
+                   "$COHERE_BUILD_DIR/results/demo, or ./results/demo)")
     o.add_argument("--json", default=None, metavar="FILE", help="JSON results (default OUT_DIR/demo.json)")
     o.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     return p
@@ -184,29 +187,55 @@ def _per_round_nmse(res):
     return out
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    from gnuradio.cohere import pcp
+def check_scenario(parser, args, pcp):
+    """The PcpConfig of the options; every configuration error (the
+    configuration's own checks, the oscillators, the distances, the run's
+    length, the emulated testbed) ends in parser.error: one line, exit 2."""
+    from gnuradio.cohere import make_testbed
+    from gnuradio.cohere.pcp.network import END_TAIL
 
     try:
         cfg = pcp.PcpConfig(num_nodes=args.nodes, samp_rate=args.samp_rate,
                             center_freq=args.center_freq, fft_len=args.fft, cp_len=args.cp,
                             active=args.active, oac_symbols=args.oac_symbols,
                             lookahead=args.lookahead, seed=args.seed)
-        worst_cfo = 2 * args.ppm * 1e-6 * args.center_freq
-        if worst_cfo >= 0.9 * cfg.samp_rate / cfg.trigger_len:
-            raise ValueError(f"--ppm: two radios can be {worst_cfo:.0f} Hz apart, beyond 90 % of "
-                             f"the trigger's CFO range samp_rate / trigger_len = "
-                             f"{cfg.samp_rate / cfg.trigger_len:.0f} Hz")
-        if not 0 < args.min_distance <= args.max_distance:
-            raise ValueError(f"--min-distance/--max-distance: need 0 < min <= max, got "
-                             f"{args.min_distance}, {args.max_distance}")
+    except ValueError as exc:  # the configuration's own checks, naming the field
+        parser.error(str(exc))
+    worst_cfo = 2 * args.ppm * 1e-6 * args.center_freq
+    if worst_cfo >= 0.9 * cfg.samp_rate / cfg.trigger_len:
+        parser.error(f"--ppm {args.ppm:g}: two radios can be {worst_cfo:.0f} Hz apart, beyond "
+                     f"90 % of the trigger's CFO range samp_rate / trigger_len = "
+                     f"{cfg.samp_rate / cfg.trigger_len:.0f} Hz")
+    if not 0 < args.min_distance <= args.max_distance <= MAX_DISTANCE:
+        parser.error(f"--min-distance/--max-distance: need 0 < min <= max <= {MAX_DISTANCE:g} m, "
+                     f"got {args.min_distance:g}, {args.max_distance:g}")
+    c_max = max_phase_noise(args.samp_rate, args.center_freq)
+    if args.phase_noise > c_max:
+        parser.error(f"--phase-noise {args.phase_noise:g}: above the emulator's limit "
+                     f"{c_max:.3g} s at {args.samp_rate:g} Hz and {args.center_freq:g} Hz "
+                     f"(per-sample phase increment std sqrt(4 pi^2 fc^2 c / fs) <= 2 rad)")
+    for option, rounds in (("--rounds", args.rounds), ("--no-sync-rounds", args.no_sync_rounds)):
+        need = cfg.samples_for(rounds + 2) + END_TAIL
+        if need > MAX_CAPTURE:
+            parser.error(f"{option} {rounds}: the run would stream {need} samples per radio, "
+                         f"beyond the emulator's capture limit 2^28 = {MAX_CAPTURE}")
+    testbed = scenario(args)[0]
+    try:  # the testbed's own checks (built again by each run)
+        make_testbed(args.nodes + 1, args.samp_rate, args.center_freq, **testbed)
     except ValueError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
+        parser.error(f"the emulated testbed refuses the scenario: {exc}")
+    return cfg
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from gnuradio.cohere import pcp
+
+    cfg = check_scenario(parser, args, pcp)
     out_dir = args.out_dir or results_dir("demo")
-    os.makedirs(out_dir, exist_ok=True)
     json_path = args.json or os.path.join(out_dir, "demo.json")
+    check_output(parser.error, out_dir, [("--json", json_path)])
     testbed, speeds, angles, dist = scenario(args)
 
     t0 = time.monotonic()
@@ -251,6 +280,16 @@ def main(argv=None):
                      "values": args.values},
         "wall_seconds": wall,
     }
+    # the demo's own check: some round had participants and the PCP figures
+    # are numbers (at a very low SNR no node detects the request: all NaN)
+    failures = []
+    if not (taken.size and taken.max() > 0):
+        failures.append("no round had a participating node (no node detected the fusion's "
+                        "request: is --snr-db too low?)")
+    if not (math.isfinite(rmse_pcp) and math.isfinite(res_pcp["nmse_db"])):
+        failures.append("the PCP phase RMSE / OAC NMSE is not a number")
+    result["ok"] = not failures
+    result["failures"] = failures
     if not args.no_plot:
         result["png"] = plot(out_dir, res_pcp, res_none, err_pcp, theory_sigma, per_round)
     from gnuradio.cohere.pcp.distributed import to_json
@@ -270,7 +309,9 @@ def main(argv=None):
     print(f"  nodes per round: min {result['participants_per_round']['min']}, "
           f"late bursts {result['late_bursts']}")
     print(f"  results: {os.path.abspath(json_path)}")
-    return 0
+    for reason in failures:
+        print(f"  FAILED: {reason}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

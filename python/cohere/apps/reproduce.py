@@ -16,6 +16,7 @@ TARGETS = {
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="cohere reproduce", description=__doc__)
     sub = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    parsers = {}
     for name, (module, help_text) in TARGETS.items():
         try:
             mod = importlib.import_module(f"gnuradio.cohere.apps.{module}")
@@ -25,8 +26,11 @@ def main(argv=None):
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(run=mod.run)
+        parsers[name] = p
     args = parser.parse_args(argv)
-    return args.run(args)
+    # configuration errors found after parsing go through the target's parser:
+    # one line naming the option, exit code 2
+    return args.run(args, parsers[args.target].error)
 
 
 if __name__ == "__main__":

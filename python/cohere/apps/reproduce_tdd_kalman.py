@@ -32,13 +32,17 @@ import time
 
 import numpy as np
 
-from .common import finite_float, nonnegative_float, positive_int, results_dir
+from .common import (check_output, exit_error, nonnegative_float, positive_int, results_dir,
+                     seed_int, snr_db)
 
 __all__ = ["add_arguments", "run", "main", "compute_curves", "acceptance", "PAPER_BEST_F"]
 
 # the paper's optimal F with the Kalman filter (Sec. V)
 PAPER_BEST_F = {5e-18: 2, 1.58e-17: 1}
 SE_RANGE = (0.8, 1.6)        # the paper's plotted range, per user (bit/s/Hz)
+# memory bound of the SE Monte Carlo: about 4 kB per frame, configuration and
+# slot of the largest F (10000 frames x 4 configurations x F = 10: 1.6 GB)
+MAX_FRAME_CONFIG_SLOTS = 10 ** 6
 
 
 def _alg():
@@ -61,15 +65,17 @@ def add_arguments(p):
                    "the acceptance checks use 'paper')")
     m.add_argument("--c-nu", type=nonnegative_float, nargs="+", default=[5e-18, 1.58e-17], metavar="C",
                    help="LO phase-noise constants c_nu (s) (default: 5e-18 1.58e-17)")
-    m.add_argument("--snr-ap", type=finite_float, nargs="+", default=[-15.0, -20.0], metavar="DB",
-                   help="SNR_AP = rho_AP beta_G (dB) (default: -15 -20)")
+    m.add_argument("--snr-ap", type=snr_db, nargs="+", default=[-15.0, -20.0], metavar="DB",
+                   help="SNR_AP = rho_AP beta_G (dB), -100..100 (default: -15 -20)")
     m.add_argument("--f-max", type=positive_int, default=10, help="largest frame length F (default: 10)")
     m.add_argument("--N", type=positive_int, default=64, help="antennas per AP (default: 64)")
     s = p.add_argument_group("Monte Carlo")
     s.add_argument("--frames", type=positive_int, default=None,
-                   help="realizations of consecutive frames for E[Delta] "
-                   "(default: 10000, --quick: 2000; accepts 1e4)")
-    s.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
+                   help="realizations of consecutive frames for E[Delta], >= 2 "
+                   "(default: 10000, --quick: 2000; accepts 1e4); frames x configurations "
+                   f"x largest F at most {MAX_FRAME_CONFIG_SLOTS:g} (about 4 kB each)")
+    s.add_argument("--seed", type=seed_int, default=0,
+                   help="seed of every random draw, 0..2^32-1 (default: 0)")
     s.add_argument("--quick", action="store_true",
                    help="fewer frames and F = 1..4 (tests); the best-F check is then "
                    "only indicative")
@@ -82,7 +88,8 @@ def add_arguments(p):
                    "$COHERE_BUILD_DIR/results/tdd_kalman, or ./results/tdd_kalman)")
     o.add_argument("--json", default=None, metavar="FILE",
                    help="SE curves as JSON (default: OUT_DIR/tdd_kalman.json): a list of "
-                   '{"c_nu", "snr_ap_db", "method", "reading", "F", "se"}')
+                   '{"c_nu", "snr_ap_db", "method", "reading", "F", "se"}; with --stream '
+                   "the streaming summary (default: OUT_DIR/tdd_stream.json)")
     o.add_argument("--no-plot", action="store_true", help="skip the PNGs")
     from .reproduce_tdd_stream import add_stream_arguments
     add_stream_arguments(p)
@@ -293,27 +300,47 @@ def _acceptance_text(key, r, quick):
 # run
 # ----------------------------------------------------------------------------
 
+def check_curve_options(args, error):
+    """Configuration errors of the SE curves (not --stream): error(message)."""
+    for option, values in (("--c-nu", args.c_nu), ("--snr-ap", args.snr_ap)):
+        dup = sorted({v for v in values if values.count(v) > 1})
+        if dup:  # the same configuration twice: two different Monte Carlo results
+            error(f"{option}: repeated value{'s' if len(dup) > 1 else ''} "
+                  f"{', '.join(f'{v:g}' for v in dup)}")
+    frames = args.frames or (2000 if args.quick else 10_000)
+    f_max = min(args.f_max, 4) if args.quick else args.f_max
+    if frames < 2:
+        error(f"--frames {frames}: must be >= 2 (E[Delta] is a mean over frames)")
+    size = frames * len(args.c_nu) * len(args.snr_ap) * max(f_max, 4 if args.sensitivity else 1)
+    if size > MAX_FRAME_CONFIG_SLOTS:
+        error(f"--frames {frames}: frames x configurations ({len(args.c_nu)} --c-nu x "
+              f"{len(args.snr_ap)} --snr-ap) x largest F is {size}, above "
+              f"{MAX_FRAME_CONFIG_SLOTS} (about 4 kB of memory each)")
+    return frames, f_max
+
+
 def run(args, parser_error=None):
+    """Entry point of `cohere reproduce tdd-kalman`; returns the exit code (1 when
+    an acceptance check fails). parser_error: the parser's error, for the
+    configuration errors (one line, exit 2)."""
     t0 = time.monotonic()
+    error = parser_error or exit_error("cohere reproduce tdd-kalman")
     if getattr(args, "stream", False):
         from .reproduce_tdd_stream import run_stream
 
-        def fail(msg):
-            raise SystemExit(f"cohere reproduce tdd-kalman: error: {msg}")
+        if args.frames is not None:
+            error("--frames sets the SE curves' Monte Carlo; with --stream use --stream-frames")
         out_dir = args.out_dir or results_dir("tdd_kalman")
-        os.makedirs(out_dir, exist_ok=True)
-        code = run_stream(args, out_dir, parser_error or fail)
+        json_path = args.json or os.path.join(out_dir, "tdd_stream.json")
+        code = run_stream(args, out_dir, error, json_path)
         print(f"done in {time.monotonic() - t0:.1f} s")
         return code
-    frames = args.frames or (2000 if args.quick else 10_000)
-    f_max = min(args.f_max, 4) if args.quick else args.f_max
+    frames, f_max = check_curve_options(args, error)
     F_values = list(range(1, f_max + 1))
     readings = ["paper", "simple"] if args.reading == "both" else [args.reading]
     out_dir = args.out_dir or results_dir("tdd_kalman")
-    os.makedirs(out_dir, exist_ok=True)
     json_path = args.json or os.path.join(out_dir, "tdd_kalman.json")
-    if os.path.dirname(os.path.abspath(json_path)):
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+    check_output(error, out_dir, [("--json", json_path)])
 
     print(f"broken-TDD Kalman phase sync: N = {args.N}, F = 1..{f_max}, {frames} frames, "
           f"seed {args.seed}, readings: {', '.join(readings)}")
@@ -334,8 +361,10 @@ def run(args, parser_error=None):
         best = {f"{c['c_nu']:g}/{c['snr_ap_db']:g} dB": c["best_F"] for c in curves
                 if c["reading"] == name and c["method"] == "kalman"}
         print(f"  {name:<7} " + ", ".join(f"{k}: {v}" for k, v in best.items()))
+    failed = []
     if "paper" in readings:
         acc = acceptance(curves, mse_rows, "paper")
+        failed = [k for k, r in acc.items() if not r["pass"]]
         summary["acceptance"] = acc
         print("\nacceptance (reading 'paper'):")
         for k, r in acc.items():
@@ -357,8 +386,10 @@ def run(args, parser_error=None):
     if not args.no_plot:
         for path in plot(out_dir, curves, readings, args.c_nu, args.snr_ap):
             print(f"wrote {path}")
+    if failed:
+        print(f"FAILED: acceptance check{'s' if len(failed) > 1 else ''} {', '.join(failed)}")
     print(f"done in {time.monotonic() - t0:.1f} s")
-    return 0
+    return 1 if failed else 0
 
 
 def main(argv=None):

@@ -7,7 +7,8 @@ free-running LOs, users, the kalman_phase_tracker block, AP 2's precoders) and
 compares it with the emulator's ground truth: tracked vs true alpha, the
 prediction error variance vs the filter's P_n (and the exact Wiener steady
 state), wraps of the true phase, downlink beamforming gain vs the prediction
-from |E[Delta]|. Writes tdd_stream.json and tdd_stream.png.
+from |E[Delta]|. Writes tdd_stream.json (or --json) and tdd_stream.png; exits
+with 1 when an acceptance check fails.
 """
 
 import dataclasses
@@ -17,26 +18,30 @@ import os
 
 import numpy as np
 
-from .common import finite_float, nonnegative_float
+from .common import check_output, max_phase_noise, nonnegative_float, positive_int, snr_db
 
 __all__ = ["add_stream_arguments", "run_stream"]
+
+MAX_CAPTURE = 2 ** 28   # samples: the emulator's capture limit per receiver (channel_hub)
 
 
 def add_stream_arguments(p):
     g = p.add_argument_group("streaming on the emulator (--stream)")
     g.add_argument("--stream", action="store_true",
                    help="run the streaming implementation instead of the SE curves")
-    g.add_argument("--stream-N", type=int, default=4, metavar="N",
+    g.add_argument("--stream-N", type=positive_int, default=4, metavar="N",
                    help="antennas per AP, 1..8 (default: 4)")
-    g.add_argument("--stream-K", type=int, default=1, metavar="K", help="users (default: 1)")
-    g.add_argument("--stream-F", type=int, default=2, metavar="F",
+    g.add_argument("--stream-K", type=positive_int, default=1, metavar="K",
+                   help="users (default: 1)")
+    g.add_argument("--stream-F", type=positive_int, default=2, metavar="F",
                    help="slots per frame (default: 2)")
-    g.add_argument("--stream-frames", type=int, default=1000, metavar="FRAMES",
-                   help="analysed frames after the burn-in (default: 1000)")
+    g.add_argument("--stream-frames", type=positive_int, default=1000, metavar="FRAMES",
+                   help="analysed frames after the burn-in, >= 2 (default: 1000; accepts 1e3); "
+                   "the whole run streams at most 2^28 samples")
     g.add_argument("--stream-c-nu", type=nonnegative_float, default=1.58e-17, metavar="C",
                    help="LO phase-noise constant of both APs (default: 1.58e-17)")
-    g.add_argument("--stream-sync-snr", type=finite_float, default=10.0, metavar="DB",
-                   help="sync SNR after beamforming, rho ||G||_op^2 / noise (dB); "
+    g.add_argument("--stream-sync-snr", type=snr_db, default=10.0, metavar="DB",
+                   help="sync SNR after beamforming, rho ||G||_op^2 / noise (dB), -100..100; "
                    "snr_ap_db follows from the seeded G (default: 10)")
     return p
 
@@ -49,6 +54,28 @@ def _check(parser_error, args):
             parser_error(f"--{name.replace('_', '-')} must be >= 1")
     if args.stream_frames < 2:
         parser_error("--stream-frames must be >= 2")
+
+
+def _check_config(parser_error, args, cfg):
+    """What the emulator would refuse after the setup: the LOs' phase noise
+    and the capture length (burn-in as run_tdd_stream computes it)."""
+    from gnuradio.cohere.algorithms import tdd_sync
+    from gnuradio.cohere.tdd.network import scenario
+
+    c_max = max_phase_noise(cfg.samp_rate, cfg.center_freq)
+    if cfg.c_nu > c_max:
+        parser_error(f"--stream-c-nu {cfg.c_nu:g}: above the emulator's limit {c_max:.3g} s at "
+                     f"{cfg.samp_rate:g} Hz and {cfg.center_freq:g} Hz (per-sample phase "
+                     f"increment std sqrt(4 pi^2 fc^2 c / fs) <= 2 rad)")
+    _, G, _ = scenario(cfg)
+    sz, sx, smu = cfg.kalman_variances(float(np.linalg.norm(G, 2) ** 2))
+    P = tdd_sync.WrappedPhaseKalman.riccati_fixed_point(sz, sx, smu)
+    burn_in = tdd_sync.burn_in_frames(float((P + sx) / (P + 3 * sx + smu)))
+    need = (int(burn_in) + args.stream_frames + 1) * cfg.frame_len
+    if need > MAX_CAPTURE:
+        parser_error(f"--stream-frames {args.stream_frames} x --stream-F {cfg.F}: the run would "
+                     f"stream {need} samples (with {burn_in} burn-in frames), beyond the "
+                     f"emulator's capture limit 2^28 = {MAX_CAPTURE}")
 
 
 def plot(path, a, cfg):
@@ -82,8 +109,10 @@ def plot(path, a, cfg):
     plt.close(fig)
 
 
-def run_stream(args, out_dir, parser_error):
-    """Run, print a concise summary, write JSON + PNG; returns the exit code."""
+def run_stream(args, out_dir, parser_error, json_path=None):
+    """Run, print a concise summary, write JSON (json_path, default
+    OUT_DIR/tdd_stream.json) + PNG; returns the exit code: 1 when an
+    acceptance check fails. Configuration errors go to parser_error."""
     from gnuradio.cohere import tdd
 
     _check(parser_error, args)
@@ -94,6 +123,9 @@ def run_stream(args, out_dir, parser_error):
         parser_error(f"--stream: {exc}")
     cfg = dataclasses.replace(cfg, snr_ap_db=cfg.snr_ap_db + args.stream_sync_snr
                               - tdd.sync_snr_db(cfg))
+    _check_config(parser_error, args, cfg)
+    json_path = json_path or os.path.join(out_dir, "tdd_stream.json")
+    check_output(parser_error, out_dir, [("--json", json_path)])
     print(f"broken-TDD streaming on the emulator: N = {cfg.N}, K = {cfg.K}, F = {cfg.F}, "
           f"c_nu = {cfg.c_nu:g}, sync SNR {args.stream_sync_snr:g} dB "
           f"(SNR_AP {cfg.snr_ap_db:.1f} dB), D = {cfg.lookahead}, {args.stream_frames} frames")
@@ -130,7 +162,7 @@ def run_stream(args, out_dir, parser_error):
           f"theta_2 (0 dB: perfectly coherent)")
     for key, r in summary["acceptance"].items():
         print(f"  [{'PASS' if r['pass'] else 'FAIL'}] {key}")
-    json_path = os.path.join(out_dir, "tdd_stream.json")
+    failed = [k for k, r in summary["acceptance"].items() if not r["pass"]]
     with open(json_path, "w") as f:
         json.dump(summary, f, indent=1, default=float)
     print(f"wrote {json_path}")
@@ -139,4 +171,6 @@ def run_stream(args, out_dir, parser_error):
         plot(png, a, cfg)
         print(f"wrote {png}")
     print(f"streamed {run.nsamples} samples per node in {run.wall_s:.1f} s")
-    return 0
+    if failed:
+        print(f"FAILED: acceptance check{'s' if len(failed) > 1 else ''} {', '.join(failed)}")
+    return 1 if failed else 0
