@@ -322,7 +322,8 @@ def test_app_default_run(tmp_path):
 
 def test_app_point_mode(tmp_path):
     """`cohere reproduce pcp --point ...` ends with exit 0 and writes exactly the
-    four keys; the closed-form values equal the library's (12)/(13) to 1e-9
+    six keys (with the wrapped closed forms, equal to (12)/(13) here: sigma is
+    small); the closed-form values equal the library's (12)/(13) to 1e-9
     and the simulated ones are within 0.5 deg / 0.02 of them (20000 trials at
     K=20, m=100, 30 dB: RMSE standard error 0.12 deg, binomial 0.0035)."""
     json_path = tmp_path / "point.json"
@@ -332,10 +333,38 @@ def test_app_point_mode(tmp_path):
     with open(json_path) as f:
         res = json.load(f)
     assert set(res) == {"rmse_deg_closed_form", "rmse_deg_simulated",
-                        "p_exceed_15deg_closed_form", "p_exceed_15deg_simulated"}
+                        "p_exceed_15deg_closed_form", "p_exceed_15deg_simulated",
+                        "rmse_deg_closed_form_wrapped", "p_exceed_15deg_closed_form_wrapped"}
     sig = float(pcp.sigma_err(20, 1, 100, 1000.0, *HIGH, 1.5))
     assert res["rmse_deg_closed_form"] == pytest.approx(math.degrees(sig), abs=1e-9)
     assert res["p_exceed_15deg_closed_form"] == pytest.approx(
         float(pcp.prob_exceed(DEG15, sig)), abs=1e-9)
     assert abs(res["rmse_deg_simulated"] - res["rmse_deg_closed_form"]) <= 0.5
     assert abs(res["p_exceed_15deg_simulated"] - res["p_exceed_15deg_closed_form"]) <= 0.02
+    assert res["rmse_deg_closed_form_wrapped"] == pytest.approx(
+        math.degrees(pcp.rmse_wrapped(sig)), abs=1e-9)
+    assert res["p_exceed_15deg_closed_form_wrapped"] == pytest.approx(
+        pcp.prob_exceed_wrapped(DEG15, sig), abs=1e-9)
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.8, 1.5, 3.0, 100.0])
+def test_wrapped_closed_forms_match_wrapped_gaussian_errors(sigma):
+    """A phase measurement reports wrap(x), x ~ N(0, sigma^2): rmse_wrapped
+    and prob_exceed_wrapped (15 deg) agree with 4e5 draws within 5 standard
+    errors of the Monte Carlo, equal (12) and (13) while nothing wraps, and
+    tend to the uniform law's pi / sqrt(3) and 1 - 15/180 for large sigma
+    ((12) itself grows without bound: 361 deg at 100 m/s in the demo)."""
+    rng = np.random.default_rng(int(sigma * 10))
+    n = 400_000
+    w = pcp.wrap(rng.normal(0.0, sigma, n))
+    th = math.radians(15.0)
+    msq = w ** 2
+    rmse = pcp.rmse_wrapped(sigma)
+    assert abs(rmse ** 2 - np.mean(msq)) < 5 * np.std(msq) / math.sqrt(n)
+    p = pcp.prob_exceed_wrapped(th, sigma)
+    assert abs(p - np.mean(np.abs(w) > th)) < 5 * math.sqrt(p * (1 - p) / n)
+    if sigma < 0.5:
+        assert rmse == sigma and p == pytest.approx(float(pcp.prob_exceed(th, sigma)), abs=1e-12)
+    if sigma >= 100:
+        assert rmse == pytest.approx(math.pi / math.sqrt(3.0), rel=1e-9)
+        assert p == pytest.approx(1.0 - 15.0 / 180.0, abs=1e-9)

@@ -80,7 +80,8 @@ __all__ = [
     "total_duration", "rate_oac", "rate_oac_limit", "rate_traditional",
     "cfo_lag", "mobility_lag", "mobility_tau",
     "var_cfo", "var_cfo_lag", "var_noise", "var_mobility_fixed", "var_mobility_rayleigh",
-    "sigma_err", "rmse_deg", "prob_within", "prob_exceed", "coherence_length",
+    "sigma_err", "rmse_deg", "prob_within", "prob_exceed", "rmse_wrapped",
+    "prob_exceed_wrapped", "coherence_length",
     "phase_var_exact", "sigma_err_exact_angle", "snr_db_to_noise_var",
     "rayleigh_scale", "simulate_four_steps", "rmse_of", "wrap",
 ]
@@ -386,6 +387,49 @@ def prob_within(theta, sigma):
 def prob_exceed(theta, sigma):
     """1 - (13): Pr(|err| > theta) = erfc(theta / (sqrt(2) sigma))."""
     return _erfc(np.asarray(theta, dtype=float) / (math.sqrt(2.0) * np.asarray(sigma, dtype=float)))
+
+
+def _wrapped_terms(sigma):
+    """n = 1..N and exp(-n^2 sigma^2 / 2) (E[cos n x], x ~ N(0, sigma^2)), N
+    large enough that the rest is below 1e-12 of the first."""
+    n_max = int(min(200_000, math.ceil(8.0 / max(float(sigma), 4e-5)) + 1))
+    n = np.arange(1, n_max + 1, dtype=float)
+    return n, np.exp(-0.5 * n * n * float(sigma) ** 2)
+
+
+def rmse_wrapped(sigma):
+    """RMSE (rad) of a zero-mean Gaussian phase error of standard deviation
+    sigma reported in (-pi, pi] (what a phase measurement gives), exact from
+    the Fourier series theta^2 = pi^2/3 + 4 sum (-1)^n cos(n theta) / n^2:
+    E[wrap(x)^2] = pi^2/3 + 4 sum (-1)^n exp(-n^2 sigma^2/2) / n^2. Equals
+    sigma while the error stays well inside +-pi (sigma < 0.5: to 1e-12
+    relative) and tends to pi / sqrt(3) (uniform) for large sigma, where (12)
+    itself grows without bound."""
+    sigma = float(sigma)
+    if not sigma > 0:
+        return 0.0
+    if sigma < 0.5:
+        return sigma  # the wrapped tails are below exp(-pi^2 / (2 sigma^2)) < 3e-9
+    n, c = _wrapped_terms(sigma)
+    msq = math.pi ** 2 / 3.0 + 4.0 * float(np.sum((-1.0) ** n * c / (n * n)))
+    return math.sqrt(max(msq, 0.0))
+
+
+def prob_exceed_wrapped(theta, sigma):
+    """Pr(|wrap(x)| > theta), x ~ N(0, sigma^2), 0 <= theta <= pi: from the
+    wrapped normal's density (1 + 2 sum exp(-n^2 sigma^2/2) cos n t) / (2 pi),
+    1 - theta/pi - (2/pi) sum exp(-n^2 sigma^2/2) sin(n theta) / n. Equals
+    prob_exceed (13) while nothing wraps."""
+    theta, sigma = float(theta), float(sigma)
+    if not 0.0 <= theta <= math.pi:
+        raise ValueError(f"theta must be in 0..pi, got {theta!r}")
+    if not sigma > 0:
+        return 0.0 if theta > 0 else 1.0
+    if sigma < 0.5:
+        return float(prob_exceed(theta, sigma))
+    n, c = _wrapped_terms(sigma)
+    within = theta / math.pi + (2.0 / math.pi) * float(np.sum(c * np.sin(n * theta) / n))
+    return min(1.0, max(0.0, 1.0 - within))
 
 
 def coherence_length(threshold_rad, K, k, var_cfo_hz2, snr_ue_db, snr_bs_db, speed,

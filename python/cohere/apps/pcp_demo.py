@@ -247,12 +247,15 @@ def main(argv=None):
                                seed=args.seed, node_options=opts)
     res_none = pcp.analyze(run_none, skip_rounds=2)
     theory_var = pcp.network.theory_phase_var(run_pcp, speeds, angles)
+    # the closed form's RMSE as a phase measurement reports it (in (-pi, pi]):
+    # (12) alone grows without bound (361 deg at 100 m/s)
+    det, var = pcp.network.predicted_errors(run_pcp, speeds, angles)
+    theory_rmse = float(np.degrees(pcp.network.predicted_rmse(det, var)))
     wall = time.monotonic() - t0
 
     err_pcp, rmse_pcp = _stats(res_pcp)
     _, rmse_none = _stats(res_none)
     theory_sigma = np.sqrt(theory_var.ravel())
-    theory_rmse = float(np.degrees(np.sqrt(np.nanmean(theory_var))))
     taken = res_pcp["participants"].sum(axis=1)
     per_round = {"pcp": _per_round_nmse(res_pcp), "no_sync": _per_round_nmse(res_none),
                  "ideal": _per_round_nmse({"sums": res_pcp["ideal"], "truth": res_pcp["truth"]})}

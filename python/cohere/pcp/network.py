@@ -53,8 +53,8 @@ class NetworkRun:
 
 RING_SLACK = 1024  # samples of the hub's TX ring beyond D + L + delay (interpolator, margins)
 DEFAULT_RING = 32768  # channel_hub's ring when make_testbed gets no buffer_size
-SOURCE_BUFFER = 32768  # virtual_radio_source_c's output buffer (items)
-END_TAIL = 2 * SOURCE_BUFFER  # RX samples streamed past the last round (see run_network)
+SOURCE_BUFFER = 32768  # virtual_radio_source_c's output buffer (its minimum, items)
+END_TAIL = 4 * SOURCE_BUFFER  # RX samples streamed past the last round (see run_network)
 
 
 def _fit_ring(hub, config, given):
@@ -102,7 +102,8 @@ def run_network(config, rounds, testbed=None, node_options=None, mode="pcp", see
     c = config
     K = c.num_nodes
     # The fusion decides a round when its control block reads the round's
-    # last sample, which can lag its source by the source's output buffer;
+    # last sample, which can lag its source by the source's output buffer
+    # (32768 items, rounded up by GNU Radio at most to a few times that);
     # every sink stops once all sources are done, so without this tail the
     # last round was dropped or not with thread timing (a large lookahead
     # makes the lag longer). The fusion posts no request past `rounds`.
@@ -118,7 +119,6 @@ def run_network(config, rounds, testbed=None, node_options=None, mode="pcp", see
     nodes = {}
     for j in range(K + 1):
         src = virtual_radio_source_c(hub, j, 1, nsamples)
-        src.set_max_output_buffer(SOURCE_BUFFER)  # bounds the fusion's lag (END_TAIL)
         sink = virtual_radio_sink_c(hub, j, 1)
         if j == FUSION:
             block = fusion
