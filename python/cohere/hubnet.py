@@ -45,7 +45,7 @@ import pmt
 import zmq
 from gnuradio import gr
 
-from .logs import block_loggers
+from .logs import GrLogAdapter, RateLimitedWarning, block_loggers
 
 __all__ = ["HubServer", "HubConnection", "HubError", "hub_rx_forwarder", "hub_tx_feeder",
            "hub_rx_source", "hub_tx_sink"]
@@ -97,27 +97,6 @@ def _unpack(parts, nchan=None):
         return _parse(parts, nchan)
     except ValueError:
         return None
-
-
-class _RateLimited:
-    """A warning at most every WARN_INTERVAL_S s; the ones in between are
-    counted and mentioned with the next."""
-
-    def __init__(self, log):
-        self._log = log
-        self._last = None
-        self._skipped = 0
-
-    def __call__(self, text):
-        now = time.monotonic()
-        if self._last is not None and now - self._last < WARN_INTERVAL_S:
-            self._skipped += 1
-            return
-        if self._skipped:
-            text += f" ({self._skipped} more since the last warning)"
-        self._log.warn(text)
-        self._last = now
-        self._skipped = 0
 
 
 def _short(value, limit=120):
@@ -173,7 +152,7 @@ class hub_tx_feeder(gr.sync_block):
         port = self._socket.bind_to_random_port(server.bind_host)
         link.tx_endpoint = f"tcp://{server.host}:{port}"
         self._pending = None  # (session, samples) not yet copied out
-        self._warn = _RateLimited(self._log)
+        self._warn = RateLimitedWarning(GrLogAdapter(self._log), WARN_INTERVAL_S)
 
     def stop(self):
         self._socket.close(linger=0)
@@ -189,7 +168,7 @@ class hub_tx_feeder(gr.sync_block):
         except ValueError as exc:
             with link.lock:
                 link.malformed += 1
-            self._warn(f"dropped a malformed TX frame ({exc})")
+            self._warn("%s", f"dropped a malformed TX frame ({exc})")
             return None
         with link.lock:
             kind, session, offset, samples = frame
@@ -392,7 +371,7 @@ class HubServer:
         self._stream_t0 = None
         self._stop = threading.Event()
         self.bad_requests = 0  # control requests refused (malformed, unknown node, ...)
-        self._warn_request = _RateLimited(self._log)
+        self._warn_request = RateLimitedWarning(GrLogAdapter(self._log), WARN_INTERVAL_S)
         self.tb = gr.top_block("cohere_hub")
         self.links = []
         self._blocks = []
@@ -529,7 +508,7 @@ class HubServer:
                     continue
                 parts = self._control.recv_multipart()
             except zmq.ZMQError as exc:
-                self._warn_request(f"control socket: {exc}")
+                self._warn_request("%s", f"control socket: {exc}")
                 time.sleep(0.1)
                 continue
             try:
@@ -540,11 +519,11 @@ class HubServer:
                 data = json.dumps(reply).encode()
             if not reply.get("ok"):
                 self.bad_requests += 1
-                self._warn_request(f"refused a control request: {reply['error']}")
+                self._warn_request("%s", f"refused a control request: {reply['error']}")
             try:
                 self._control.send(data)
             except zmq.ZMQError as exc:
-                self._warn_request(f"control socket: cannot reply: {exc}")
+                self._warn_request("%s", f"control socket: cannot reply: {exc}")
 
     # ----- run -----------------------------------------------------------------------------
     def start_control(self):
@@ -636,7 +615,7 @@ class hub_rx_source(gr.sync_block):
         self._last = None
         self.ended_by = None  # "hub" (end frame), "silenced", "replaced", "silence", "gap"
         self.malformed = 0  # RX frames dropped as malformed
-        self._warn = _RateLimited(self._log)
+        self._warn = RateLimitedWarning(GrLogAdapter(self._log), WARN_INTERVAL_S)
         self._tags_done = False
 
     def start(self):
@@ -683,7 +662,7 @@ class hub_rx_source(gr.sync_block):
                 frame = _parse(self._socket.recv_multipart(), self.conn.nchan)
             except ValueError as exc:
                 self.malformed += 1
-                self._warn(f"dropped a malformed RX frame ({exc})")
+                self._warn("%s", f"dropped a malformed RX frame ({exc})")
                 continue
             if frame[1] != session["session"]:
                 continue

@@ -29,22 +29,13 @@ import math
 import pmt
 from gnuradio import gr
 
-from .algorithms.kalman import PhaseTracker, WrappedPhaseKalman, _RateLimitedWarning
+from .algorithms.kalman import PhaseTracker, WrappedPhaseKalman
+from .logs import GrLogAdapter, RateLimitedWarning
 from .messages import pmt_dict
 
 __all__ = ["kalman_phase_tracker"]
 
 MODELS = ("paper", "random_walk", "constant_velocity")
-
-
-class _GrLogAdapter:
-    """logging-style .warning() on top of a gr.logger."""
-
-    def __init__(self, name):
-        self._log = gr.logger(name)
-
-    def warning(self, msg, *args):
-        self._log.warn(msg % args if args else msg)
 
 
 def _number(value):
@@ -97,7 +88,7 @@ class kalman_phase_tracker(gr.basic_block):
         self.n_in = 0
         self.n_out = 0
         self.n_dropped = 0
-        self._drop_warn = _RateLimitedWarning(_GrLogAdapter("kalman_phase_tracker"), 5.0)
+        self._drop_warn = RateLimitedWarning(GrLogAdapter("kalman_phase_tracker"), 5.0)
         self.message_port_register_in(pmt.intern("meas"))
         self.message_port_register_out(pmt.intern("est"))
         self.set_msg_handler(pmt.intern("meas"), self._handle)

@@ -51,9 +51,10 @@ argument at construction.
 
 import logging
 import math
-import time
 
 import numpy as np
+
+from ..logs import RateLimitedWarning
 
 __all__ = ["wrap", "WrappedPhaseKalman", "PhaseTracker", "LOGGER_NAME"]
 
@@ -67,31 +68,6 @@ def wrap(a):
     w = np.mod(np.asarray(a, dtype=np.float64) + np.pi, 2.0 * np.pi) - np.pi
     w = np.where(w >= np.pi, -np.pi, w)
     return w[()] if w.ndim == 0 else w  # a scalar for a scalar, as np.mod gives
-
-
-class _RateLimitedWarning:
-    """Emit at most one warning per `interval` seconds; count the rest and
-    report how many were suppressed with the next emitted one."""
-
-    def __init__(self, logger, interval=5.0):
-        self.logger = logger
-        self.interval = float(interval)
-        self._last = -math.inf
-        self._suppressed = 0
-        self.count = 0          # total number of events (emitted or not)
-
-    def __call__(self, msg, *args):
-        self.count += 1
-        now = time.monotonic()
-        if now - self._last >= self.interval:
-            if self._suppressed:
-                msg = msg + " (%d similar warnings suppressed)"
-                args = args + (self._suppressed,)
-            self.logger.warning(msg, *args)
-            self._last = now
-            self._suppressed = 0
-        else:
-            self._suppressed += 1
 
 
 def _check_variance(name, value, *, positive=False):
@@ -161,7 +137,7 @@ class WrappedPhaseKalman:
         self._P = np.broadcast_to(self._P, shape).copy()
         self._gain = np.zeros(shape)
         self._innov = np.full(shape, np.nan)
-        self._warn = _RateLimitedWarning(_log, warn_interval)
+        self._warn = RateLimitedWarning(_log, warn_interval)
         self.steps = 0
 
     # -- state ------------------------------------------------------------
@@ -319,7 +295,7 @@ class PhaseTracker:
         self._time = None
         self._innov = math.nan
         self._gain = np.zeros(n)
-        self._warn = _RateLimitedWarning(_log, warn_interval)
+        self._warn = RateLimitedWarning(_log, warn_interval)
 
     # -- state ------------------------------------------------------------
     @property
