@@ -31,6 +31,8 @@ from typing import Optional
 
 import yaml
 
+from .radio import PLUTO_MAX_ATTENUATION
+
 __all__ = ["FAMILIES", "ROLES", "TestbedError", "NodeConfig", "Testbed", "load_testbed",
            "store_latency", "parse_endpoint"]
 
@@ -76,7 +78,6 @@ MAX_SEED = 2**64 - 1          # make_testbed's seed; NumPy takes it too
 MAX_LATENCY = 2**24           # the emulator's limit (channel_hub.set_latency)
 MAX_BUFFER_SIZE = 2**24       # Pluto buffer, samples
 MAX_TIMEOUT = 86400.0         # zmq timeout / join_timeout, s (one day)
-PLUTO_MAX_ATTENUATION = 89.75  # AD936x TX attenuation range 0..89.75 dB
 
 
 class TestbedError(ValueError):

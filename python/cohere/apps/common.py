@@ -149,11 +149,19 @@ def check_output(error, directory=None, files=()):
             error(f"{option}: cannot write to {folder!r} ({exc.strerror or exc})")
 
 
-def max_phase_noise(samp_rate, center_freq):
-    """The emulator's largest Wiener phase-noise constant c (s) at this sample
-    rate and carrier: channel_hub refuses a per-sample phase increment std
-    sqrt(4 pi^2 fc^2 c / fs) above 2 rad, i.e. c > fs / (pi^2 fc^2)."""
-    return samp_rate / (math.pi ** 2 * center_freq * center_freq)  # fc * fc: inf, not OverflowError
+MAX_CAPTURE = 2 ** 28  # samples: the emulator's capture limit per receiver (channel_hub)
+
+
+def check_phase_noise(error, option, c, samp_rate, center_freq):
+    """error(message) naming `option` if the Wiener phase-noise constant c (s)
+    is above the emulator's limit at this sample rate and carrier:
+    channel_hub refuses a per-sample phase increment std sqrt(4 pi^2 fc^2 c /
+    fs) above 2 rad, i.e. c > fs / (pi^2 fc^2)."""
+    c_max = samp_rate / (math.pi ** 2 * center_freq * center_freq)  # fc * fc: inf, not OverflowError
+    if c > c_max:
+        error(f"{option} {c:g}: above the emulator's limit {c_max:.3g} s at {samp_rate:g} Hz "
+              f"and {center_freq:g} Hz (per-sample phase increment std "
+              f"sqrt(4 pi^2 fc^2 c / fs) <= 2 rad)")
 
 
 MAX_FREQUENCY_HZ = 1e12

@@ -18,10 +18,9 @@ import json
 import os
 import sys
 
-from .common import positive_int, results_dir
+from .common import MAX_INT, positive_int, results_dir
 
 PROG = "cohere hub"
-MAX_SAMPLES = 2 ** 63 - 1  # sample counters and frame offsets are 64-bit
 
 
 def build_parser():
@@ -57,7 +56,7 @@ def main(argv=None):
             s = settings_from_testbed(testbed)
             nsamples = s.config.samples_for(s.rounds)
             what = f"{args.config}: pcp: {s.rounds} rounds need {nsamples} samples"
-        if not isinstance(nsamples, int) or not 0 < nsamples <= MAX_SAMPLES:
+        if not isinstance(nsamples, int) or not 0 < nsamples <= MAX_INT:  # 64-bit sample counters
             raise TestbedError(f"{what}; the hub streams 1 to 2^63-1 samples")
     except TestbedError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

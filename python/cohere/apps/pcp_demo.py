@@ -42,12 +42,12 @@ import time
 
 import numpy as np
 
-from .common import (HelpFormatter, check_output, finite_float, frequency_hz, max_phase_noise,
-                     nonnegative_float, positive_int, results_dir, seed_int, snr_db)
+from .common import (MAX_CAPTURE, HelpFormatter, check_output, check_phase_noise, finite_float,
+                     frequency_hz, nonnegative_float, positive_int, results_dir, seed_int,
+                     snr_db)
 
 PROG = "cohere demo"
 MAX_DISTANCE = 1e6      # m: the farthest node the scenario accepts (--max-distance)
-MAX_CAPTURE = 2 ** 28   # samples: the emulator's capture limit per receiver (channel_hub)
 
 
 def build_parser():
@@ -209,11 +209,8 @@ def check_scenario(parser, args, pcp):
     if not 0 < args.min_distance <= args.max_distance <= MAX_DISTANCE:
         parser.error(f"--min-distance/--max-distance: need 0 < min <= max <= {MAX_DISTANCE:g} m, "
                      f"got {args.min_distance:g}, {args.max_distance:g}")
-    c_max = max_phase_noise(args.samp_rate, args.center_freq)
-    if args.phase_noise > c_max:
-        parser.error(f"--phase-noise {args.phase_noise:g}: above the emulator's limit "
-                     f"{c_max:.3g} s at {args.samp_rate:g} Hz and {args.center_freq:g} Hz "
-                     f"(per-sample phase increment std sqrt(4 pi^2 fc^2 c / fs) <= 2 rad)")
+    check_phase_noise(parser.error, "--phase-noise", args.phase_noise, args.samp_rate,
+                      args.center_freq)
     for option, rounds in (("--rounds", args.rounds), ("--no-sync-rounds", args.no_sync_rounds)):
         need = cfg.samples_for(rounds + 2) + END_TAIL
         if need > MAX_CAPTURE:

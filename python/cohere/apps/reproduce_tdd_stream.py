@@ -18,11 +18,10 @@ import os
 
 import numpy as np
 
-from .common import check_output, max_phase_noise, nonnegative_float, positive_int, snr_db
+from .common import (MAX_CAPTURE, check_output, check_phase_noise, nonnegative_float,
+                     positive_int, snr_db)
 
 __all__ = ["add_stream_arguments", "run_stream"]
-
-MAX_CAPTURE = 2 ** 28   # samples: the emulator's capture limit per receiver (channel_hub)
 
 
 def add_stream_arguments(p):
@@ -58,20 +57,12 @@ def _check(parser_error, args):
 
 def _check_config(parser_error, args, cfg):
     """What the emulator would refuse after the setup: the LOs' phase noise
-    and the capture length (burn-in as run_tdd_stream computes it)."""
-    from gnuradio.cohere.algorithms import tdd_sync
-    from gnuradio.cohere.tdd.network import scenario
+    and the capture length (with run_tdd_stream's default burn-in)."""
+    from gnuradio.cohere.tdd.network import default_burn_in, scenario
 
-    c_max = max_phase_noise(cfg.samp_rate, cfg.center_freq)
-    if cfg.c_nu > c_max:
-        parser_error(f"--stream-c-nu {cfg.c_nu:g}: above the emulator's limit {c_max:.3g} s at "
-                     f"{cfg.samp_rate:g} Hz and {cfg.center_freq:g} Hz (per-sample phase "
-                     f"increment std sqrt(4 pi^2 fc^2 c / fs) <= 2 rad)")
-    _, G, _ = scenario(cfg)
-    sz, sx, smu = cfg.kalman_variances(float(np.linalg.norm(G, 2) ** 2))
-    P = tdd_sync.WrappedPhaseKalman.riccati_fixed_point(sz, sx, smu)
-    burn_in = tdd_sync.burn_in_frames(float((P + sx) / (P + 3 * sx + smu)))
-    need = (int(burn_in) + args.stream_frames + 1) * cfg.frame_len
+    check_phase_noise(parser_error, "--stream-c-nu", cfg.c_nu, cfg.samp_rate, cfg.center_freq)
+    burn_in = default_burn_in(cfg, scenario(cfg)[1])
+    need = (burn_in + args.stream_frames + 1) * cfg.frame_len
     if need > MAX_CAPTURE:
         parser_error(f"--stream-frames {args.stream_frames} x --stream-F {cfg.F}: the run would "
                      f"stream {need} samples (with {burn_in} burn-in frames), beyond the "

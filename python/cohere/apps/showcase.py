@@ -74,7 +74,7 @@ import time
 
 import numpy as np
 
-from .common import (HelpFormatter, check_output, finite_float, frequency_hz, max_phase_noise,
+from .common import (HelpFormatter, check_output, check_phase_noise, finite_float, frequency_hz,
                      nonnegative_float, positive_int, results_dir, seed_int, snr_db)
 
 __all__ = ["main", "crb_std_hz", "pn_cfo_std_hz", "pn_drift_rms_rad", "estimate",
@@ -496,11 +496,8 @@ def main(argv=None):
         block = zadoff_chu(args.zc_len, args.zc_root)
     except ValueError as exc:
         parser.error(str(exc))
-    c_max = max_phase_noise(args.samp_rate, args.center_freq)
-    if max(c_nodes) > c_max:
-        parser.error(f"--phase-noise {max(c_nodes):g}: above the emulator's limit {c_max:.3g} s "
-                     f"at --samp-rate {args.samp_rate:g} and --center-freq {args.center_freq:g} "
-                     f"(per-sample phase increment std sqrt(4 pi^2 fc^2 c / fs) <= 2 rad)")
+    check_phase_noise(parser.error, "--phase-noise", max(c_nodes), args.samp_rate,
+                      args.center_freq)
     try:
         hub = build_hub(args, c_nodes)
     except ValueError as exc:  # the testbed's own checks

@@ -14,7 +14,10 @@ family and the device arguments.
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-__all__ = ["RadioError", "Radio", "open_radio", "make_hub"]
+__all__ = ["RadioError", "Radio", "open_radio", "make_hub", "PLUTO_MAX_ATTENUATION"]
+
+# dB: the AD936x's TX attenuation range is 0..89.75 (a pluto tx_gain is -attenuation)
+PLUTO_MAX_ATTENUATION = 89.75
 
 
 class RadioError(RuntimeError):

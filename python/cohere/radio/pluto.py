@@ -14,10 +14,9 @@ AD936x's 0..89.75 dB).
 import math
 import numbers
 
+from . import PLUTO_MAX_ATTENUATION as MAX_ATTENUATION
 from . import Radio, RadioError, first_line
 from .monitor import radio_monitor
-
-MAX_ATTENUATION = 89.75  # dB, AD936x TX attenuation
 
 
 class PlutoConfigError(RadioError, ValueError):

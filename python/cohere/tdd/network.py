@@ -34,9 +34,8 @@ from ..testbed import make_testbed, run_flowgraph
 from .blocks import tdd_ap, tdd_central_unit
 from .config import TddStreamConfig, dl_symbols
 
-__all__ = ["TddRun", "run_tdd_stream", "analyze", "true_alpha", "beamforming_gain", "scenario",
-           "sync_snr_db",
-           "AP1", "AP2"]
+__all__ = ["TddRun", "run_tdd_stream", "default_burn_in", "analyze", "true_alpha",
+           "beamforming_gain", "scenario", "sync_snr_db", "AP1", "AP2"]
 
 AP1, AP2 = 0, 1
 
@@ -94,6 +93,14 @@ def sync_snr_db(config):
     return 10.0 * math.log10(config.rho * np.linalg.norm(G, 2) ** 2 / config.noise_power)
 
 
+def default_burn_in(config, G):
+    """Frames left out of the statistics by default: 8 time constants of the
+    steady Kalman gain of (17) for the inter-AP channel G (tdd_sync.burn_in_frames)."""
+    sz, sx, smu = config.kalman_variances(float(np.linalg.norm(G, 2) ** 2))
+    P = tdd_sync.WrappedPhaseKalman.riccati_fixed_point(sz, sx, smu)
+    return int(tdd_sync.burn_in_frames(float((P + sx) / (P + 3 * sx + smu))))
+
+
 def run_tdd_stream(config, frames, burn_in=None, max_noutput_items=None):
     """Stream `frames` analysed frames (after `burn_in` frames) on a fresh emulator.
 
@@ -111,10 +118,7 @@ def run_tdd_stream(config, frames, burn_in=None, max_noutput_items=None):
     kwargs, G, G_known = scenario(c)
     g2 = float(np.linalg.norm(G, 2) ** 2)
     sz, sx, smu = c.kalman_variances(g2)
-    if burn_in is None:
-        P = tdd_sync.WrappedPhaseKalman.riccati_fixed_point(sz, sx, smu)
-        burn_in = tdd_sync.burn_in_frames(float((P + sx) / (P + 3 * sx + smu)))
-    burn_in = int(burn_in)
+    burn_in = default_burn_in(c, G) if burn_in is None else int(burn_in)
     if burn_in < 0:
         raise ValueError(f"burn_in: must be >= 0, got {burn_in}")
     total = burn_in + frames + 1          # + 1: the truth alpha_{n+1} of the last estimate
