@@ -303,8 +303,9 @@ def build_parser():
         "dsp", help="DSP core blocks' throughput next to GNU Radio's own blocks",
         description="Each DSP-core block between null_source -> head and null_sink, next to "
                     "the GNU Radio block it replaces, in the same process, on all usable CPUs "
-                    "and pinned to one; prints and writes a list of {block, msps, baseline, "
-                    "baseline_msps, ratio, one_core: {msps, baseline_msps, ratio}}.")
+                    "and pinned to one, with the baseline timed twice as an A/A control of the "
+                    "measurement's noise; prints and writes a list of {block, msps, baseline, "
+                    "baseline_msps, ratio, median_ratio, control_ratio, one_core: {...}}.")
     d.add_argument("--quick", action="store_true", help="short smoke run (numbers not meaningful)")
     d.add_argument("--samples", type=positive_int, default=None, help="samples per run (default 5e7)")
     d.add_argument("--repeat", type=positive_int, default=None, help="runs per block, best reported (default 5)")
