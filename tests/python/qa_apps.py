@@ -263,7 +263,12 @@ BAD_CONFIGURATIONS = [
     (("reproduce", "tdd-kalman", "--quick", "--c-nu", "5e-18", "5e-18"), "--c-nu"),
     (("reproduce", "tdd-kalman", "--quick", "--snr-ap", "-15", "-15.0"), "--snr-ap"),
     # --stream used to ignore --frames silently
-    (("reproduce", "tdd-kalman", "--stream", "--frames", "100"), "--stream-frames")]
+    (("reproduce", "tdd-kalman", "--stream", "--frames", "100"), "--stream-frames"),
+    # ... and the other SE-curve options too
+    (("reproduce", "tdd-kalman", "--stream", "--c-nu", "1e-17"), "--c-nu (use --stream-c-nu)"),
+    (("reproduce", "tdd-kalman", "--stream", "--N", "8"), "--N (use --stream-N)"),
+    (("reproduce", "tdd-kalman", "--stream", "--quick", "--reading", "paper"),
+     "--reading, --quick: options of the SE curves")]
 
 
 @pytest.mark.parametrize("args,message", BAD_CONFIGURATIONS,

@@ -319,6 +319,23 @@ def check_curve_options(args, error):
     return frames, f_max
 
 
+# options of the SE curves alone, with the --stream option that plays their
+# part in the streaming run (None: no counterpart)
+CURVE_ONLY_OPTIONS = (("reading", "--reading", None), ("c_nu", "--c-nu", "--stream-c-nu"),
+                      ("snr_ap", "--snr-ap", "--stream-sync-snr"), ("f_max", "--f-max", "--stream-F"),
+                      ("N", "--N", "--stream-N"), ("quick", "--quick", None),
+                      ("sensitivity", "--sensitivity", None))
+
+
+def curve_options_given(args):
+    """The SE-curve options of `args` set to something other than their
+    default (--stream would ignore them), each with its --stream counterpart."""
+    defaults = add_arguments(argparse.ArgumentParser())
+    return [flag + (f" (use {alt})" if alt else "")
+            for dest, flag, alt in CURVE_ONLY_OPTIONS
+            if getattr(args, dest) != defaults.get_default(dest)]
+
+
 def run(args, parser_error=None):
     """Entry point of `cohere reproduce tdd-kalman`; returns the exit code (1 when
     an acceptance check fails). parser_error: the parser's error, for the
@@ -330,6 +347,10 @@ def run(args, parser_error=None):
 
         if args.frames is not None:
             error("--frames sets the SE curves' Monte Carlo; with --stream use --stream-frames")
+        ignored = curve_options_given(args)
+        if ignored:
+            error(f"{', '.join(ignored)}: options of the SE curves, not used with --stream "
+                  "(the streaming run's options are --stream-*)")
         out_dir = args.out_dir or results_dir("tdd_kalman")
         json_path = args.json or os.path.join(out_dir, "tdd_stream.json")
         code = run_stream(args, out_dir, error, json_path)
