@@ -52,6 +52,35 @@ def test_slot_geometry():
     assert brk_j.a1.sum() == brk_j.a2.sum() == 37
 
 
+def test_shifted_pilot_references_the_users_to_ap2():
+    """Reading.shifted_pilot: AP 2 sends a second demodulation pilot alone at
+    its first DL data sample (i1 + 1 = 53), which stops being a data sample
+    (AP 1's schedule is unchanged). A pilot from AP 2 alone gives the user
+    psi = phi^(2) - theta2, so on the AP-2-only samples after it (54, 55)
+    E[Delta_2] = exp(j(theta2 - nu2_k + psi - nu2_p)) = 1 exactly when the
+    LO phases are constant, whatever theta2; without it those samples keep
+    the previous slot's reference (psi = 0 here: E[Delta_2] = exp(j(theta2 -
+    2 nu2)))."""
+    rd = T.Reading("sp", shifted_slot="sync", shifted_pilot=True)
+    _, plain = T.schedules(SP, T.READINGS["simple"])
+    _, shifted = T.schedules(SP, rd)
+    assert shifted.pilots == [(53, False, True), (56, True, True)]
+    assert np.array_equal(shifted.a1, plain.a1)
+    assert list(np.flatnonzero(plain.a2 & ~shifted.a2) + 1) == [53]
+    assert shifted.a2.sum() == plain.a2.sum() - 1
+
+    nu2_const, theta = 0.3, 1.0
+    nu1 = np.zeros((1, SP.tau_c, 1))
+    nu2 = np.full((1, SP.tau_c, 1), nu2_const)
+    theta2 = np.full((1, 1, 1), theta)
+    psi_prev = np.zeros((1, 1, 1, 1))
+    for sched, expected in ((shifted, 1.0), (plain, np.exp(1j * (theta - 2 * nu2_const)))):
+        samples, _, E2, _ = T._slot_expectations(nu1, nu2, sched, theta2, psi_prev, "ap1", 1)
+        for p in (54, 55):
+            j = int(np.flatnonzero(samples == p)[0])
+            assert abs(E2[0, 0, j, 0] - expected) < 1e-6, (p, E2[0, 0, j, 0], expected)
+
+
 def test_kalman_variances_formula():
     """sigma_nu^2 = 4 pi^2 fc^2 c_nu / fs = 3.948e-5 rad^2 for c_nu = 5e-18;
     sigma_zeta^2 = [8 F tau_c - 4 (i2 - 5)] sigma_nu^2 = 432 sigma_nu^2 at F = 1,
