@@ -89,8 +89,17 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
     for (const auto& tag : d_tags) {
         int64_t origin = static_cast<int64_t>(tag.offset);
         double v = 0;
-        if (is_proper_dict(tag.value) && get_real(tag.value, d_index_key, v) == field::ok &&
-            std::abs(v) < max_index)
+        const field fi =
+            is_proper_dict(tag.value) ? get_real(tag.value, d_index_key, v) : field::absent;
+        if (fi == field::bad || (fi == field::ok && !(std::abs(v) < max_index))) {
+            d_logger->warn("{} tag at {}: `index` must be a finite real sample index below "
+                           "4e18, got {}; frame dropped",
+                           pmt::symbol_to_string(d_tag_key),
+                           tag.offset,
+                           pmt::write_string(pmt::dict_ref(tag.value, d_index_key, pmt::PMT_NIL)));
+            continue;
+        }
+        if (fi == field::ok)
             origin = std::llround(v);
         const int64_t first = origin + d_start_offset;
         // measured from the tag (never from this call's start, which depends
@@ -109,6 +118,18 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
                            tag.offset);
             continue;
         }
+        // frames are cut in stream order: a start inside the last accepted
+        // frame (a second detection of the same frame: expected, debug) or
+        // before it (a tag whose `index` pointed ahead of a later tag's:
+        // unusual, a warning) is dropped
+        if (static_cast<uint64_t>(first) < d_accepted_start) {
+            d_logger->warn("frame start {} (tag at {}) is before the frame accepted at {} "
+                           "(frames are cut in stream order): dropped",
+                           first,
+                           tag.offset,
+                           d_accepted_start);
+            continue;
+        }
         if (static_cast<uint64_t>(first) < d_accepted_end) {
             d_debug_logger->debug("frame start {} (tag at {}) overlaps the frame ending at {}: "
                                   "dropped",
@@ -118,6 +139,7 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
             continue;
         }
         d_pending.push_back(static_cast<uint64_t>(first));
+        d_accepted_start = static_cast<uint64_t>(first);
         d_accepted_end = static_cast<uint64_t>(first) + frame_len;
     }
 }

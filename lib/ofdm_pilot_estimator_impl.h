@@ -48,6 +48,7 @@ private:
         d_phase_key, d_amp_key, d_pilots_key;
 
     std::deque<uint64_t> d_pending; // accepted frame starts (first symbol CP start), sorted
+    uint64_t d_accepted_start = 0;  // start of the last accepted frame: frames are cut in order
     uint64_t d_accepted_end = 0;    // end of the last accepted frame: a start before it overlaps
     bool d_active = false;
     uint64_t d_frame_start = 0;

@@ -5,6 +5,7 @@
  */
 
 #include "ofdm_pilots.h"
+#include <complex>
 #include <fmt/format.h>
 #include <cmath>
 #include <cstring>
@@ -81,6 +82,17 @@ ofdm_pilots::ofdm_pilots(int fft_len,
     d_scale = 1.0f / std::sqrt(static_cast<float>(fft_len));
 }
 
+namespace {
+// a / b in double: -fcx-limited-range makes complex division the textbook
+// formula, whose |b|^2 leaves float's range for |b| below about 1e-19 or
+// above about 2e19; in double it cannot for any float b
+gr_complex quotient(gr_complex a, gr_complex b)
+{
+    const std::complex<double> q = std::complex<double>(a) / std::complex<double>(b);
+    return gr_complex(static_cast<float>(q.real()), static_cast<float>(q.imag()));
+}
+} // namespace
+
 gr_complex ofdm_pilots::process(const gr_complex* x,
                                 gr_complex* pilot_ls,
                                 gr_complex* data_raw,
@@ -92,7 +104,7 @@ gr_complex ofdm_pilots::process(const gr_complex* x,
     gr_complex common(0, 0);
     for (size_t p = 0; p < d_pilot_bins.size(); p++) {
         const gr_complex yp = y[d_pilot_bins[p]] * d_scale;
-        pilot_ls[p] = yp / d_pilot_values[p];
+        pilot_ls[p] = quotient(yp, d_pilot_values[p]);
         common += std::conj(d_pilot_values[p]) * yp;
     }
     common /= d_pilot_energy;
@@ -115,7 +127,7 @@ gr_complex ofdm_pilots::process(const gr_complex* x,
                             static_cast<float>(d_pilot_pos[seg] - d_pilot_pos[seg - 1]);
             h = (1.0f - t) * pilot_ls[seg - 1] + t * pilot_ls[seg];
         }
-        data_eq[d] = (std::abs(h) > 0) ? data_raw[d] / h : gr_complex(0, 0);
+        data_eq[d] = (h != gr_complex(0, 0)) ? quotient(data_raw[d], h) : gr_complex(0, 0);
     }
     return common;
 }

@@ -292,3 +292,76 @@ def test_modulate_cyclic_prefix_is_the_symbol_tail():
         # and the body is the IDFT of the grid (unitary scaling)
         grid = np.fft.fft(sig[:, cp:], axis=1) / np.sqrt(64)
         assert np.allclose(grid[:, (np.flatnonzero(cmap == ofdm.DATA) - 32) % 64], data, atol=1e-5)
+
+
+@pytest.mark.parametrize("channel,pilot_scale", [(1e-25, 1.0), (1e20, 1.0), (1e20, 1.001e-15)])
+def test_equalized_data_at_extreme_channel_gains(channel, pilot_scale):
+    """Equalized data are X / 1 to float precision (1e-5 relative) for any
+    finite symbol with valid pilots: the divisions by P and by h are done in
+    double (with -fcx-limited-range, |h|^2 in float underflowed below
+    |h| ~ 1e-19 and overflowed above ~2e19: NaN or 0 for all 38 carriers
+    at channel gains 1e-25 and 1e20)."""
+    cmap = ofdm.carrier_map(64, 52, 4)
+    pilots = np.asarray(ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))) * pilot_scale
+    nd = int(np.sum(cmap == ofdm.DATA))
+    data = qpsk(np.random.default_rng(11), (1, nd)) * pilot_scale
+    sig = ofdm.modulate(data, cmap, pilots, 16) * channel * np.exp(0.3j)
+    stream = np.concatenate([np.zeros(10), sig, np.zeros(10)]).astype(np.complex64)
+    tb = gr.top_block()
+    src = blocks.vector_source_c(stream.tolist(), False, 1, [tag(10)])
+    est = cohere.ofdm_pilot_estimator(64, 16, [int(c) for c in cmap], list(pilots), 1, 0,
+                                      "frame_start", True)
+    dbg = blocks.message_debug()
+    tb.connect(src, est)
+    tb.msg_connect(est, "symbols", dbg, "store")
+    tb.run()
+    assert dbg.num_messages() == 1
+    eq = np.array(pmt.c32vector_elements(pmt.cdr(dbg.get_message(0))))
+    assert np.all(np.isfinite(eq))
+    assert np.max(np.abs(eq - data[0])) <= 1e-5 * np.max(np.abs(data[0]))
+
+
+@pytest.mark.parametrize("index", [pmt.from_double(math.nan), pmt.from_double(math.inf),
+                                   pmt.from_double(5e18), pmt.intern("400"),
+                                   pmt.from_complex(400 + 0j)],
+                         ids=["nan", "inf", "5e18", "symbol", "complex"])
+def test_sync_peak_with_a_malformed_index_is_dropped(index):
+    """A sync_peak whose `index` is not a finite real below 4e18 is dropped
+    (with a warning), not cut at the tag's own offset instead: that cut a
+    frame 50 samples late and posted a garbage symbol (common_amp 0.03)."""
+    rng = np.random.default_rng(12)
+    cmap = ofdm.carrier_map(FFT)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    sig = ofdm.modulate(qpsk(rng, (1, int(np.sum(cmap == ofdm.DATA)))), cmap, pilots, CP)
+    stream = np.concatenate([np.zeros(400), sig, np.zeros(400)])
+    value = pmt.dict_add(pmt.make_dict(), pmt.intern("index"), index)
+    out, est = run_estimator(stream, [tag(450, "sync_peak", value)], 1, tag_key="sync_peak")
+    assert out == [] and est.symbols_posted() == 0
+
+
+def test_frames_are_cut_in_stream_order():
+    """A sync_peak whose `index` points ahead of a later tag's (3000 from a tag
+    at 100, then 200 from a tag at 200): frames are cut in stream order, so
+    the start before the accepted one is dropped (with a warning, as the
+    header says), whatever the cuts."""
+    rng = np.random.default_rng(13)
+    cmap = ofdm.carrier_map(FFT)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    sig = ofdm.modulate(qpsk(rng, (1, int(np.sum(cmap == ofdm.DATA)))), cmap, pilots, CP)
+    stream = np.zeros(4000, complex)
+    stream[200:200 + len(sig)] = sig
+    stream[3000:3000 + len(sig)] = sig
+    tags = [tag(100, "sync_peak", pmt.to_pmt({"index": 3000.0})),
+            tag(200, "sync_peak", pmt.to_pmt({"index": 200.0}))]
+    for max_items in (None, 1, 7):
+        tb = gr.top_block()
+        src = blocks.vector_source_c(stream.astype(np.complex64).tolist(), False, 1, tags)
+        est = cohere.ofdm_pilot_estimator(FFT, CP, [int(c) for c in cmap], list(pilots), 1, 0,
+                                          "sync_peak", False)
+        dbg = blocks.message_debug()
+        tb.connect(src, est)
+        tb.msg_connect(est, "symbols", dbg, "store")
+        tb.run(max_items) if max_items else tb.run()
+        frames = [pmt.to_python(pmt.car(dbg.get_message(i)))["frame"]
+                  for i in range(dbg.num_messages())]
+        assert frames == [3000], (max_items, frames)

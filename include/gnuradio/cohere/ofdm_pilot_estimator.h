@@ -33,7 +33,9 @@ namespace cohere {
  *   (CP start) \p start_offset samples after the tag. If the tag value is a
  *   dict with `index` (a `sync_peak`), round(index) replaces the tag offset;
  *   the frame may then start up to fft_len + cp_len samples before the tag
- *   (a history of one symbol keeps them), further back it is dropped.
+ *   (a history of one symbol keeps them), further back it is dropped. A tag
+ *   whose `index` is not a finite real number below 4e18 is dropped with a
+ *   warning (its frame is not cut at the tag instead).
  *
  * Message produced on `symbols` (PDU: pair of meta dict and c32vector):
  * - data: the data subcarrier values in map order, raw (the superposed
@@ -46,8 +48,10 @@ namespace cohere {
  * - `pilots` (c32vector): LS channel on each pilot, Y_p / P_p
  *
  * A symbol containing NaN/Inf samples is dropped with a (rate-limited)
- * warning; a frame start that falls inside the frame of an earlier tag (in
- * stream order) is dropped and logged at debug level.
+ * warning. Frames are cut in stream order: a frame start that falls inside
+ * the last accepted frame (a second tag of the same frame) is dropped and
+ * logged at debug level; one before the last accepted frame's start (an
+ * earlier tag's `index` pointed further ahead) is dropped with a warning.
  *
  * \param fft_len FFT size, 8..65536
  * \param cp_len cyclic prefix length, 0..fft_len

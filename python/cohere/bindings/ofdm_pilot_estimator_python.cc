@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(ofdm_pilot_estimator.h) */
-/* BINDTOOL_HEADER_FILE_HASH(1a54c0c357ec1d92ba630130fbaadb85) */
+/* BINDTOOL_HEADER_FILE_HASH(f1fb8353a96e1dca5d3c5f5b57014a53) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
