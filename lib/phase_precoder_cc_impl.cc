@@ -6,9 +6,11 @@
 
 #include "phase_precoder_cc_impl.h"
 #include <gnuradio/io_signature.h>
+#include <fmt/format.h>
 #include <volk/volk.h>
 #include "kernels/vector_ops.h"
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <stdexcept>
 
@@ -18,19 +20,19 @@ namespace cohere {
 namespace {
 constexpr size_t max_pending_commands = 1024;
 
-std::string complex_str(gr_complex g)
+std::string complex_str(gr_complex g) { return fmt::format("({:.9g}, {:.9g})", g.real(), g.imag()); }
+
+// The multiplier g exp(j phase) is complex float: finite for every phase
+// exactly when |g| <= FLT_MAX (each of its parts is at most |g|; a part
+// within rounding above FLT_MAX in double rounds to FLT_MAX). Checking g's
+// parts alone let 3e38 + 3e38j (|g| = 4.2e38) through, and then NaNs out.
+bool usable_gain(std::complex<double> g)
 {
-    return "(" + std::to_string(g.real()) + ", " + std::to_string(g.imag()) + ")";
+    return std::isfinite(g.real()) && std::isfinite(g.imag()) &&
+           std::abs(g) <= static_cast<double>(FLT_MAX);
 }
 
-bool finite(gr_complex g) { return std::isfinite(g.real()) && std::isfinite(g.imag()); }
-
-// the gain must stay finite in single precision (the multiplier is complex float)
-bool fits_float(std::complex<double> g)
-{
-    return std::isfinite(static_cast<float>(g.real())) &&
-           std::isfinite(static_cast<float>(g.imag()));
-}
+const char* gain_rule = "with |gain| <= 3.4e38 (FLT_MAX: gain exp(j phase) is complex float)";
 } // namespace
 
 phase_precoder_cc::sptr phase_precoder_cc::make(double phase, gr_complex gain)
@@ -57,9 +59,9 @@ phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
     if (!std::isfinite(phase))
         throw std::invalid_argument("phase_precoder_cc: phase must be finite, got " +
                                     std::to_string(phase));
-    if (!finite(gain))
-        throw std::invalid_argument("phase_precoder_cc: gain must be finite, got " +
-                                    complex_str(gain));
+    if (!usable_gain(gain))
+        throw std::invalid_argument(std::string("phase_precoder_cc: gain must be finite ") + gain_rule +
+                                    ", got " + complex_str(gain));
     update_constant();
     // whole SIMD vectors per call where the scheduler can (as
     // blocks.multiply_const_cc): fewer, aligned calls
@@ -88,9 +90,9 @@ void phase_precoder_cc_impl::set_phase(double phase)
 
 void phase_precoder_cc_impl::set_gain(gr_complex gain)
 {
-    if (!finite(gain))
-        throw std::invalid_argument("phase_precoder_cc: gain must be finite, got " +
-                                    complex_str(gain));
+    if (!usable_gain(gain))
+        throw std::invalid_argument(std::string("phase_precoder_cc: gain must be finite ") + gain_rule +
+                                    ", got " + complex_str(gain));
     gr::thread::scoped_lock lock(d_setlock);
     queue(command{ false,
                    0.0,
@@ -124,8 +126,8 @@ std::string phase_precoder_cc_impl::parse(const pmt::pmt_t& msg, command& c) con
     const field fg = get_number(msg, d_gain_key, c.gain, c.gain_is_real);
     if (fp == field::bad)
         return "`phase` must be a finite real number (rad)";
-    if (fg == field::bad || (fg == field::ok && !fits_float(c.gain)))
-        return "`gain` must be a finite real or complex number";
+    if (fg == field::bad || (fg == field::ok && !usable_gain(c.gain)))
+        return std::string("`gain` must be a finite real or complex number ") + gain_rule;
     if (fp == field::absent && fg == field::absent)
         return "needs `phase` and/or `gain`";
     c.has_phase = fp == field::ok;

@@ -172,6 +172,8 @@ BAD_MESSAGES = [
     (pmt.to_pmt({"gain": float("inf")}), "`gain` must be a finite real or complex number"),
     (pmt.to_pmt({"gain": [1, 2]}), "`gain` must be a finite real or complex number"),
     (pmt.to_pmt({"gain": 1e39}), "`gain` must be a finite real or complex number"),  # > FLT_MAX
+    # each part fits a float, |gain| = 4.2e38 does not: g exp(j phase) was NaN/Inf
+    (pmt.to_pmt({"gain": 3e38 + 3e38j, "phase": np.pi / 4}), "|gain| <= 3.4e38"),
     (pmt.to_pmt({"time": 3}), "needs `phase` and/or `gain`"),
     (pmt.to_pmt({"phase": 1.0, "time": "now"}), "`time` must be a non-negative integer"),
 ]
@@ -191,8 +193,22 @@ def test_malformed_messages_are_logged_and_dropped(capfd):
 
 
 @pytest.mark.parametrize("kw,name", [(dict(phase=float("nan")), "phase"),
-                                     (dict(gain=complex(float("inf"), 0)), "gain")])
+                                     (dict(gain=complex(float("inf"), 0)), "gain"),
+                                     (dict(phase=np.pi / 4, gain=3e38 + 3e38j), "gain")])
 def test_invalid_constructor_args(kw, name):
     """Non-finite constructor arguments raise ValueError naming the argument."""
     with pytest.raises(ValueError, match=name):
         cohere.phase_precoder_cc(**kw)
+
+
+def test_largest_gain_at_every_phase_stays_finite():
+    """|gain| = FLT_MAX, the largest accepted (constructor, set_gain and
+    messages), gives a finite multiplier at any phase: each part of g
+    exp(j phase) is at most |g|."""
+    flt_max = float(np.finfo(np.float32).max)
+    for phase in (0.0, np.pi / 4, 2.0, -3.0):
+        g = complex(flt_max * np.cos(0.3), flt_max * np.sin(0.3)) * (1 - 1e-7)
+        blk = cohere.phase_precoder_cc(phase, g)
+        y, _ = run(blk, np.full(8, 0.5 + 0j), [cmd(gain=flt_max, time=4)])
+        assert blk.commands_dropped() == 0 and blk.commands_applied() == 1
+        assert np.all(np.isfinite(y)), (phase, y)

@@ -28,7 +28,8 @@ namespace cohere {
  * - `time` (uint64): absolute input sample index at which to apply; without
  *   it, the command applies at the next sample processed.
  * A field that is absent keeps its value. Messages that are not a dict, have
- * fields of the wrong type, non-finite values, neither `phase` nor `gain`, or
+ * fields of the wrong type, non-finite values, a `gain` of magnitude above
+ * FLT_MAX (3.4e38: c is complex float), neither `phase` nor `gain`, or
  * a `time` already processed, are logged with the reason and dropped
  * (commands_dropped()); at most 1024 timed messages are pending (tags do
  * not count: any number of them apply).
@@ -47,7 +48,7 @@ namespace cohere {
  * NaN/Inf input samples give NaN/Inf output samples only.
  *
  * \param phase initial phase theta (rad, finite)
- * \param gain initial gain g (complex, finite)
+ * \param gain initial gain g (complex, finite, |g| <= FLT_MAX)
  *
  * \throws std::invalid_argument naming the argument for non-finite values.
  */
