@@ -664,8 +664,8 @@ void burst_scheduler_cc_impl::handle_peak(const gr::tag_t& tag)
     const bool dict = is_proper_dict(tag.value);
     int64_t preamble = -1;
     double index = 0, phase = 0, amp = 0;
-    const bool has_preamble =
-        dict && get_integer(tag.value, d_preamble_key, preamble) == field::ok;
+    const field fpre = dict ? get_integer(tag.value, d_preamble_key, preamble) : field::absent;
+    const bool has_preamble = fpre == field::ok;
     const bool index_ok = dict && get_real(tag.value, d_index_key, index) == field::ok &&
                           index >= 0 && index <= static_cast<double>(max_time);
     const bool phase_ok = dict && get_real(tag.value, d_phase_key, phase) == field::ok;
@@ -679,6 +679,9 @@ void burst_scheduler_cc_impl::handle_peak(const gr::tag_t& tag)
             return;
         if (!dict) {
             problem = " is not a dict";
+        } else if (fpre == field::bad) {
+            // never the fallback entry instead: the tag names some preamble
+            problem = ": `preamble` must be an integer id";
         } else {
             auto it = has_preamble ? d_echoes.find(preamble) : d_echoes.end();
             if (it == d_echoes.end())

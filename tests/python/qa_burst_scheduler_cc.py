@@ -613,6 +613,31 @@ def test_echo_entry_minus_one_is_the_fallback():
         assert late == [] and s.dropped_count() == 0
 
 
+@pytest.mark.parametrize("preamble", [pmt.from_double(3.0), pmt.intern("3"),
+                                      pmt.from_uint64(2 ** 63)], ids=["double", "symbol", "2^63"])
+def test_echo_sync_peak_with_a_malformed_preamble_fires_nothing(preamble, capfd):
+    """A sync_peak whose `preamble` is not an integer id names some preamble,
+    so it never fires the fallback entry -1 in its place (a double 3.0 or a
+    symbol '3' did, silently): it is dropped, counted and logged, and a
+    well-formed tag after it still fires."""
+    d, lat = 30, 4
+    wa, w3 = waveform(16, 35), waveform(12, 36)
+    bad = pmt.dict_add(pmt.to_pmt({"index": 1000.0, "phase": 0.2}), pmt.intern("preamble"),
+                       preamble)
+    first = tag(1000, "sync_peak", {})
+    first.value = bad
+    tags = [first, tag(1500, "sync_peak", peak(1500.0, 0.2, 3))]
+    s = cohere.burst_scheduler_cc(FS, d, lat, echo_waveform=wa.tolist(), echo_offset=200,
+                                  echo_phase_mode="fixed", echo_phase=0.5)
+    s.set_echo(w3.tolist(), 400, 3, "plus")
+    out, _, late = Flowgraph(s, 3000, tags=tags).run()
+    s3 = 1500 + 400 - lat
+    assert_burst(out[s3:s3 + 12], np.exp(0.2j), w3)
+    assert_zero_outside(out, (s3, 12))
+    assert s.scheduled_count() == 1 and s.dropped_count() == 1 and late == []
+    assert "`preamble` must be an integer id" in "".join(capfd.readouterr())
+
+
 def test_echo_message_without_preamble_edits_the_default_entry():
     """After set_echo(..., preamble 2), an `echo` message without `preamble`
     edits entry 2 (here its offset), not the constructor's entry 0."""

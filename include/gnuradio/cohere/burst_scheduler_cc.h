@@ -103,7 +103,8 @@ namespace cohere {
  *   `phase` (double, rad), `preamble` (long), `amp` (double; needed only by
  *   echo entries with amp_scale > 0). The tag triggers the echo table entry
  *   of its preamble, or entry -1 when its preamble has none (or the tag has
- *   no `preamble`); see <b>Echo table</b>. Malformed tags (not a dict, no
+ *   no `preamble`); see <b>Echo table</b>. Malformed tags (not a dict, a
+ *   `preamble` that is not an integer, no
  *   finite non-negative `index`, no finite `phase` for an entry in mode plus
  *   or minus, no finite `amp` for an entry with amp_scale > 0) are logged and
  *   trigger nothing; when the table is empty the tags are not looked at.

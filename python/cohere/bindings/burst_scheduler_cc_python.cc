@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(burst_scheduler_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(746dfd101dafc66457fc2a5ab349d806) */
+/* BINDTOOL_HEADER_FILE_HASH(a6f65d140ddc71b550123769fb95b8f1) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
