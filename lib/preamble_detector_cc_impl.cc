@@ -9,6 +9,7 @@
 #include "kernels/detection_metric.h"
 #include <gnuradio/block_detail.h>
 #include <gnuradio/buffer_reader.h>
+#include <fmt/format.h>
 #include <gnuradio/io_signature.h>
 #include <algorithm>
 #include <cmath>
@@ -27,6 +28,7 @@ constexpr int64_t k_pad = kernels::preamble_fit::k_lags;       // lags before th
 constexpr double k_pfa = 1e-6;                                 // default false alarms per sample
 constexpr double k_floor = 0.01;                               // lowest default threshold
 constexpr unsigned k_reader_history = 65536;                   // see set_history()
+constexpr double k_min_rms = 1e-15, k_max_rms = 1e15;          // preamble RMS magnitude
 
 const std::vector<std::vector<gr_complex>>&
 checked_preambles(const std::vector<std::vector<gr_complex>>& preambles)
@@ -44,11 +46,22 @@ checked_preambles(const std::vector<std::vector<gr_complex>>& preambles)
             if (!std::isfinite(v.real()) || !std::isfinite(v.imag()))
                 throw std::invalid_argument("preamble_detector_cc: preambles[" +
                                             std::to_string(i) + "] has a non-finite sample");
-            e += std::norm(v);
+            e += std::norm(std::complex<double>(v)); // in double: no underflow
         }
         if (!(e > 0.0))
             throw std::invalid_argument("preamble_detector_cc: preambles[" + std::to_string(i) +
                                         "] is all zeros");
+        // The metric's levels (threshold ||p||^2 E) and the correlations are
+        // floats: far outside unit scale they overflow or underflow (at an
+        // RMS of 1e18 or 1e-22 the tags were wrong). The metric does not
+        // depend on the scale, so these limits cost nothing.
+        const double rms = std::sqrt(e / static_cast<double>(p.size()));
+        if (!(rms >= k_min_rms && rms <= k_max_rms))
+            throw std::invalid_argument(fmt::format(
+                "preamble_detector_cc: preambles[{}] must have an RMS magnitude in "
+                "1e-15..1e15 (the metric is computed in float), got {:g}",
+                i,
+                rms));
     }
     return preambles;
 }

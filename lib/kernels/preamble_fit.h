@@ -53,10 +53,13 @@ struct sync_fit {
  * and alpha = sum conj(R) c / sum |R|^2 at that delta. Unlike a parabola
  * through |c| (biased by up to 0.22 sample for a white sequence such as a
  * Zadoff-Chu, whose correlation peak is a sinc), the fit is unbiased for any
- * spectrum, and its RMSE is within a few percent of the timing CRB
- * sigma^2 / (8 pi^2 ||p||^2 (beta^2 - mu^2)) at SNR >= 0 dB for N = 256
+ * spectrum. Against the timing CRB sigma^2 / (8 pi^2 ||p||^2 (beta^2 - mu^2))
  * (beta^2, mu: second moment and mean of the normalized frequency weighted by
- * |P(f)|^2).
+ * |P(f)|^2), at SNR >= 0 dB for a white N = 256 sequence, its MSE is within
+ * 0.2 dB of the CRB at half-sample delays and about 1.2 dB above it at
+ * integer delays: there the information of a white sequence's sinc-shaped
+ * correlation is spread over the lags as 1 / m^2, and lags -2..2 hold
+ * 2 (1 + 1/4) / (pi^2 / 3) = 76 % of it (measured +1.05..+1.19 dB).
  *
  * Phase: arg(alpha), the phase of the received preamble relative to p; for
  * an integer delay arg(alpha) ~ arg(c[peak]), the ML estimate with variance

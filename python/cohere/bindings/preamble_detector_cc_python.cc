@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(preamble_detector_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(9d58149ab6c320cb4f4ce1ff7f065a47) */
+/* BINDTOOL_HEADER_FILE_HASH(1aff94c6cdc21cd0bdc6fc51c21d9b21) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
