@@ -68,8 +68,12 @@ namespace cohere {
  * frequency offset a sidelobe can exceed the main peak; each detection is
  * therefore checked at the peak shifted by multiples of L with the CFO
  * compensated, which keeps the start right over the whole unambiguous range
- * |cfo| < samp_rate / (2 L). Their occurrences must be N + (N - 1) / L * L
- * samples apart (others: N).
+ * |cfo| < samp_rate / (2 L). Their occurrences must be N + 2 S samples
+ * apart, S = (N - 1) / L * L the largest shift (others: N): the crossings
+ * are ignored for N + S samples after the picked maximum, which a frequency
+ * offset can put on a sidelobe up to S after the start. With N + S to
+ * N + 2 S, a later occurrence is found only through its own late sidelobe,
+ * and is lost if the stream ends before that sidelobe's window does.
  *
  * Output is released once no detection can still fall on it (up to about
  * 3 N plus one FFT block of samples after the input arrived); at the end of
