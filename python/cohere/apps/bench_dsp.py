@@ -92,15 +92,21 @@ def cpu_sets():
 
 def alternating_times(factories, timer, repeat, cpus):
     """`repeat` timer(factory) seconds for each factory (a list per factory),
-    run alternately (so all see the same machine load) on `cpus` (None: as is)."""
+    run alternately (so all see the same machine load) on `cpus` (None: as
+    is). The order rotates from one round to the next: on two CPUs a
+    flowgraph run right after another one is measurably slower or faster by
+    its position (the A/A control of the same block in the second and third
+    place differed by 10 %, and our block always ran first)."""
     before = os.sched_getaffinity(0) if cpus is not None else None
     if cpus is not None:
         os.sched_setaffinity(0, cpus)  # the flowgraph threads inherit it
     try:
         times = [[] for _ in factories]
-        for _ in range(repeat):
-            for i, make in enumerate(factories):
-                times[i].append(timer(make))
+        n = len(factories)
+        for r in range(repeat):
+            for k in range(n):
+                i = (r + k) % n
+                times[i].append(timer(factories[i]))
         return times
     finally:
         if before is not None:
