@@ -118,11 +118,11 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
                            tag.offset);
             continue;
         }
-        // frames are cut in stream order: a start inside the last accepted
-        // frame (a second detection of the same frame: expected, debug) or
-        // before it (a tag whose `index` pointed ahead of a later tag's:
-        // unusual, a warning) is dropped
-        if (static_cast<uint64_t>(first) < d_accepted_start) {
+        // frames are cut in stream order: a start whose frame overlaps the
+        // last accepted one (a second detection of the same frame: expected,
+        // debug) or lies wholly before it (a tag whose `index` pointed ahead
+        // of a later tag's: unusual, a warning) is dropped
+        if (static_cast<uint64_t>(first) + frame_len <= d_accepted_start) {
             d_logger->warn("frame start {} (tag at {}) is before the frame accepted at {} "
                            "(frames are cut in stream order): dropped",
                            first,
@@ -131,10 +131,11 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
             continue;
         }
         if (static_cast<uint64_t>(first) < d_accepted_end) {
-            d_debug_logger->debug("frame start {} (tag at {}) overlaps the frame ending at {}: "
+            d_debug_logger->debug("frame start {} (tag at {}) overlaps the frame at {}..{}: "
                                   "dropped",
                                   first,
                                   tag.offset,
+                                  d_accepted_start,
                                   d_accepted_end);
             continue;
         }

@@ -339,7 +339,7 @@ def test_sync_peak_with_a_malformed_index_is_dropped(index):
     assert out == [] and est.symbols_posted() == 0
 
 
-def test_frames_are_cut_in_stream_order():
+def test_frames_are_cut_in_stream_order(capfd):
     """A sync_peak whose `index` points ahead of a later tag's (3000 from a tag
     at 100, then 200 from a tag at 200): frames are cut in stream order, so
     the start before the accepted one is dropped (with a warning, as the
@@ -365,3 +365,4 @@ def test_frames_are_cut_in_stream_order():
         frames = [pmt.to_python(pmt.car(dbg.get_message(i)))["frame"]
                   for i in range(dbg.num_messages())]
         assert frames == [3000], (max_items, frames)
+        assert "frames are cut in stream order" in "".join(capfd.readouterr())

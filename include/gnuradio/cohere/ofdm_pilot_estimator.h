@@ -48,10 +48,11 @@ namespace cohere {
  * - `pilots` (c32vector): LS channel on each pilot, Y_p / P_p
  *
  * A symbol containing NaN/Inf samples is dropped with a (rate-limited)
- * warning. Frames are cut in stream order: a frame start that falls inside
- * the last accepted frame (a second tag of the same frame) is dropped and
- * logged at debug level; one before the last accepted frame's start (an
- * earlier tag's `index` pointed further ahead) is dropped with a warning.
+ * warning. Frames are cut in stream order: a frame start whose frame
+ * overlaps the last accepted one (a second tag of the same frame) is dropped
+ * and logged at debug level; one whose frame ends before the last accepted
+ * frame starts (an earlier tag's `index` pointed further ahead) is dropped
+ * with a warning.
  *
  * \param fft_len FFT size, 8..65536
  * \param cp_len cyclic prefix length, 0..fft_len

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(ofdm_pilot_estimator.h) */
-/* BINDTOOL_HEADER_FILE_HASH(f1fb8353a96e1dca5d3c5f5b57014a53) */
+/* BINDTOOL_HEADER_FILE_HASH(f5f01eff587cabc9d2e2d3e4848d68f7) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
