@@ -61,6 +61,7 @@ cfo_derotator_cc_impl::cfo_derotator_cc_impl(double samp_rate, double cfo, bool 
       d_phase_key(pmt::intern("phase")),
       d_time_key(pmt::intern("time")),
       d_index_key(pmt::intern("index")),
+      d_phase_at_key(pmt::intern("phase_at")),
       d_id(pmt::intern(alias()))
 {
     d_tags.reserve(64);
@@ -141,23 +142,28 @@ bool cfo_derotator_cc_impl::apply_tag(const gr::tag_t& tag)
         drop("sync_peak tag at " + std::to_string(tag.offset) + " is not a dict", tag.value, true);
         return false;
     }
-    double cfo = 0, phase = 0, index = 0;
+    double cfo = 0, phase = 0, index = 0, phase_at = 0;
     const field fc = get_real(tag.value, d_cfo_key, cfo);
     const field fp = get_real(tag.value, d_phase_key, phase);
     const field fi = get_real(tag.value, d_index_key, index);
-    if (fc == field::bad || fp == field::bad || fi == field::bad) {
+    const field fa = get_real(tag.value, d_phase_at_key, phase_at);
+    if (fc == field::bad || fp == field::bad || fi == field::bad || fa == field::bad) {
         drop("sync_peak tag at " + std::to_string(tag.offset) +
-                 ": cfo/phase/index must be finite real numbers",
+                 ": cfo/phase/index/phase_at must be finite real numbers",
              tag.value,
              true);
         return false;
     }
+    // the sample where `phase` holds: `phase_at` when given (the detector's
+    // aperiodic preambles: their energy centroid), else `index`
+    const field fref = fa == field::ok ? fa : fi;
+    const double ref = fa == field::ok ? phase_at : index;
     if (fc == field::absent && fp == field::absent)
         return false; // a peak without a frequency or phase estimate: nothing to apply
     const double f = fc == field::ok ? cfo : d_nco.frequency();
     double theta = phase;
-    if (fp == field::ok && fi == field::ok)
-        theta += 2.0 * M_PI * f * (static_cast<double>(tag.offset) - index) / d_nco.samp_rate();
+    if (fp == field::ok && fref == field::ok)
+        theta += 2.0 * M_PI * f * (static_cast<double>(tag.offset) - ref) / d_nco.samp_rate();
     if (!usable_cfo(f, d_nco.samp_rate()) || !std::isfinite(theta)) {
         drop("sync_peak tag at " + std::to_string(tag.offset) + ": cfo/phase out of range",
              tag.value,

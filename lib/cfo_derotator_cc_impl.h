@@ -56,7 +56,7 @@ private:
     command_drops d_drops;
     std::vector<gr::tag_t> d_tags;
     const pmt::pmt_t d_cmd_port, d_sync_peak_key, d_cfo_applied_key, d_cfo_key, d_phase_key,
-        d_time_key, d_index_key, d_id;
+        d_time_key, d_index_key, d_phase_at_key, d_id;
 };
 
 } // namespace cohere

@@ -66,6 +66,20 @@ checked_preambles(const std::vector<std::vector<gr_complex>>& preambles)
     return preambles;
 }
 
+// sum k |p[k]|^2 / sum |p[k]|^2: with a frequency offset w (rad/sample) the
+// correlation with p has the angle phi + w * centroid to first order in w,
+// the received phase at that sample (N - 1) / 2 for a constant envelope)
+double energy_centroid(const std::vector<gr_complex>& p)
+{
+    double e = 0.0, m = 0.0;
+    for (size_t k = 0; k < p.size(); k++) {
+        const double a = std::norm(std::complex<double>(p[k]));
+        e += a;
+        m += static_cast<double>(k) * a;
+    }
+    return m / e; // e > 0: checked_preambles() ran first
+}
+
 void check_threshold(double threshold)
 {
     if (!(threshold == 0.0 || (threshold > 0.0 && threshold < 1.0)))
@@ -90,6 +104,7 @@ preamble_detector_cc_impl::track::track(const std::vector<gr_complex>& p,
       metric(p.size(), block, corr->block_outputs()),
       fit(p),
       norm2(static_cast<float>(fit.norm2())),
+      centroid(energy_centroid(p)),
       span(fit.span()),
       // Periodic: window N, holdoff N + span (the sidelobes of a periodic
       // preamble reach span past its start). Aperiodic: N - 1 for both, so
@@ -114,6 +129,7 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
       d_port(pmt::intern("sync")),
       d_k_index(pmt::intern("index")),
       d_k_phase(pmt::intern("phase")),
+      d_k_phase_at(pmt::intern("phase_at")),
       d_k_amp(pmt::intern("amp")),
       d_k_snr(pmt::intern("snr_db")),
       d_k_cfo(pmt::intern("cfo")),
@@ -513,6 +529,12 @@ void preamble_detector_cc_impl::emit(const detection& det)
     pmt::pmt_t d = pmt::make_dict();
     d = pmt::dict_add(d, d_k_index, pmt::from_double(index));
     d = pmt::dict_add(d, d_k_phase, pmt::from_double(phase));
+    // where `phase` holds: `index` once the CFO is measured and removed
+    // (periodic preambles), else the preamble's energy centroid
+    d = pmt::dict_add(
+        d,
+        d_k_phase_at,
+        pmt::from_double(f.has_cfo ? index : index + d_tracks[det.preamble].centroid));
     d = pmt::dict_add(d, d_k_amp, pmt::from_double(amp));
     d = pmt::dict_add(d, d_k_snr, pmt::from_double(snr_db));
     if (f.has_cfo)

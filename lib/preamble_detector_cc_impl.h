@@ -77,6 +77,7 @@ private:
         kernels::screened_metric metric;
         kernels::preamble_fit fit;
         float norm2; // ||p||^2
+        double centroid; // sum k |p[k]|^2 / ||p||^2: where an aperiodic fit's phase holds
         size_t span; // shifts tried for periodic preambles (fit.span())
         kernels::peak_picker picker;
         double default_threshold;
@@ -141,8 +142,8 @@ private:
     std::atomic<uint64_t> d_detections{ 0 };
     std::chrono::steady_clock::time_point d_last_nonfinite_log;
 
-    const pmt::pmt_t d_tag_key, d_port, d_k_index, d_k_phase, d_k_amp, d_k_snr, d_k_cfo,
-        d_k_preamble, d_k_time, d_id;
+    const pmt::pmt_t d_tag_key, d_port, d_k_index, d_k_phase, d_k_phase_at, d_k_amp, d_k_snr,
+        d_k_cfo, d_k_preamble, d_k_time, d_id;
 };
 
 } // namespace cohere

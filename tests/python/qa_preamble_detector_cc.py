@@ -226,8 +226,13 @@ def test_passthrough_tags_and_messages_agree():
         assert {k: v for k, v in msg.items() if k != "time"} == {k: v for k, v in tag.items() if k != "offset"}
         assert tag["preamble"] == pid
         assert abs(tag["index"] - start) < 0.1
-        keys = {"index", "phase", "amp", "snr_db", "preamble"} | ({"cfo"} if pid == 1 else set())
+        keys = {"index", "phase", "phase_at", "amp", "snr_db", "preamble"} | (
+            {"cfo"} if pid == 1 else set())
         assert set(k for k in tag if k != "offset") == keys
+        # where `phase` holds: `index` once the CFO is removed (periodic), else
+        # the energy centroid ((N - 1) / 2 for the constant-envelope ZC)
+        centroid = 0.0 if pid == 1 else (len(zc) - 1) / 2
+        assert tag["phase_at"] == pytest.approx(tag["index"] + centroid, abs=1e-6)  # float |p|^2
 
 
 def test_upstream_tags_and_silence():

@@ -48,10 +48,15 @@ namespace cohere {
  *
  * Stream tag consumed (when \p use_tags): `sync_peak`, a dict with optional
  * `cfo` (Hz), `phase` (rad, the received phase at the fractional sample
- * `index`) and `index` (double). At the tag's sample m the block applies
- * cfo and theta[m] = phase + 2 pi cfo (m - index) / samp_rate, so that the
- * derotated preamble has phase zero at `index` (without `index`,
- * theta[m] = phase). Tags without a usable `cfo` or `phase` are ignored.
+ * `phase_at`, or `index` without it), `phase_at` and `index` (double). At
+ * the tag's sample m the block applies cfo (without one: its current
+ * frequency) and theta[m] = phase + 2 pi cfo (m - phase_at) / samp_rate, so
+ * that the derotated preamble has phase zero there (without `phase_at` and
+ * `index`, theta[m] = phase). preamble_detector_cc gives `phase_at` =
+ * `index` for periodic preambles (their CFO is measured and removed) and
+ * the preamble's energy centroid for the others (about the middle: a
+ * correlation's angle under a frequency offset is the phase there).
+ * Tags without a usable `cfo` or `phase` are ignored.
  * When a message and a tag apply at the same sample, the tag is applied last.
  *
  * Stream tag produced: `cfo_applied` on the output sample where a retune

@@ -97,6 +97,11 @@ namespace cohere {
  *     the start (two halves, N = 2L: 5 / (2 N SNR), 7 dB more), while the
  *     phase at the preamble's middle, phase + pi cfo (N - 1) / samp_rate,
  *     keeps 1 / (2 N SNR)
+ *   - `phase_at` (double): the fractional sample index where `phase` holds:
+ *     `index` for periodic preambles (derotated by their CFO), else index +
+ *     sum k |p[k]|^2 / ||p||^2 (the energy centroid, (N - 1) / 2 for a
+ *     constant envelope: under a frequency offset the correlation's angle
+ *     is the received phase there); cfo_derotator_cc uses it
  *   - `amp` (double): magnitude of the fitted complex amplitude (the received
  *     preamble is about amp e^{j phase} p)
  *   - `snr_db` (double): per-sample SNR estimate from the interpolated metric
