@@ -649,6 +649,8 @@ void channel_hub_impl::build_links_locked()
                 }
             }
             const double eps_i = d_nodes[i].ppm * 1e-6, eps_j = d_nodes[j].ppm * 1e-6;
+            // the TX LO's advance per TX sample (the oscillator's nominal part)
+            const double lo_w = 2.0 * M_PI * d_nodes[i].ppm * 1e-6 * d_fc / d_fs;
             if (d_sfo && eps_i == eps_j) {
                 // same clock rate: the model's index map is n - D_p (1 + eps)
                 // - L, a fixed delay in the nodes' own sample units
@@ -664,10 +666,20 @@ void channel_hub_impl::build_links_locked()
                     link.sfo_b.push_back(-delays[p] * (1.0 + eps_i) - latency);
                     link.sfo_g.push_back(gains[p]);
                 }
+                if (lo_w != 0.0) {
+                    auto cis = [](double a) {
+                        const std::complex<double> z = std::polar(1.0, a);
+                        return gr_complex(static_cast<float>(z.real()), static_cast<float>(z.imag()));
+                    };
+                    for (int k = 0; k < 2 * sfo_half_len; k++)
+                        link.sfo_mod.push_back(cis(-lo_w * (k - sfo_half_len + 1)));
+                    for (int p = 0; p < sfo_phases; p++)
+                        link.sfo_rot.push_back(cis(lo_w * p / static_cast<double>(sfo_phases)));
+                }
             } else {
                 for (auto& d : delays)
                     d += latency;
-                link.fir = kernels::design_link_fir(delays, gains);
+                link.fir = kernels::design_link_fir(delays, gains, 16, lo_w);
             }
             if (i != j) {
                 const double v = d_nodes[i].speed * std::cos(d_nodes[i].angle) +
@@ -1357,8 +1369,16 @@ void channel_hub_impl::apply_link(rx_state& rx,
             const float* taps = &table[static_cast<size_t>(phase) * 2 * sfo_half_len];
             const gr_complex* x = rx.window.data() + (base - sfo_half_len + 1 - lo);
             gr_complex acc(0, 0);
-            for (int i = 0; i < 2 * sfo_half_len; i++)
-                acc += taps[i] * x[i];
+            if (link.sfo_mod.empty()) {
+                for (int i = 0; i < 2 * sfo_half_len; i++)
+                    acc += taps[i] * x[i];
+            } else {
+                // x(idx) exp(j w idx) from samples x[i] exp(j w pos_i):
+                // weights exp(-j w (pos_i - idx)), pos_i - idx = i - H + 1 - p / P
+                for (int i = 0; i < 2 * sfo_half_len; i++)
+                    acc += taps[i] * (link.sfo_mod[i] * x[i]);
+                acc *= link.sfo_rot[static_cast<size_t>(phase)];
+            }
             s += link.sfo_g[p] * acc;
         }
         y[k] = s;

@@ -35,6 +35,13 @@ struct hub_rx_link {
     double sfo_a = 1.0;
     std::vector<double> sfo_b;
     std::vector<gr_complex> sfo_g;
+    // The TX ring holds the signal after the TX LO (w rad per TX sample), but
+    // a fractional delay must interpolate the signal before it and take the
+    // LO phase at the emission time: sfo_mod[i] = exp(-j w (i - H + 1)) for
+    // the interpolator's sample i, sfo_rot[p] = exp(+j w p / P) for its
+    // phase p (empty when w = 0). The static FIR has this built in.
+    std::vector<gr_complex> sfo_mod;
+    std::vector<gr_complex> sfo_rot;
     std::vector<gr_complex> gain; // nrx x ntx, row-major
     double doppler_w = 0.0;       // rad / sample
     std::complex<double> doppler_rot{ 1.0, 0.0 };

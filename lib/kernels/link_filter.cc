@@ -43,7 +43,8 @@ void windowed_sinc_taps(double frac, int half_len, double* out)
 
 link_fir design_link_fir(const std::vector<double>& delays,
                          const std::vector<gr_complex>& gains,
-                         int half_len)
+                         int half_len,
+                         double lo_w)
 {
     if (delays.empty())
         throw std::invalid_argument("link filter: at least one path is required");
@@ -69,8 +70,14 @@ link_fir design_link_fir(const std::vector<double>& delays,
         const int64_t base = static_cast<int64_t>(std::floor(d));
         std::vector<double> c(2 * half_len);
         windowed_sinc_taps(d - static_cast<double>(base), half_len, c.data());
-        for (int i = 0; i < 2 * half_len; i++)
-            acc[base - half_len + 1 + i] += g * c[i];
+        for (int i = 0; i < 2 * half_len; i++) {
+            const int64_t t = base - half_len + 1 + i;
+            // the sample at tap delay t left the TX LO (d - t) samples after
+            // the wanted emission time: exp(j lo_w (t - d)) takes it back
+            const std::complex<double> m =
+                lo_w == 0.0 ? 1.0 : std::polar(1.0, lo_w * (static_cast<double>(t) - d));
+            acc[t] += g * c[i] * m;
+        }
     }
     link_fir fir;
     fir.k0 = acc.begin()->first;

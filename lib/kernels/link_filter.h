@@ -44,12 +44,20 @@ struct COHERE_API link_fir {
  * ones a Kaiser-windowed sinc (beta 8) of 2 * half_len taps, normalized to unit
  * DC gain. Accurate for band-limited signals up to about 0.4 fs.
  *
+ * With lo_w != 0 the input is taken as x[m] exp(j lo_w m), a band-limited x
+ * after a transmitter LO of lo_w rad per sample, and the FIR gives
+ * x(n - d) exp(j lo_w (n - d)): x delayed, the LO phase at the emission
+ * time (the fractional taps are modulated by exp(j lo_w (t - d)), t the
+ * tap's delay; integer paths are unchanged). Without it the interpolation
+ * sees the spectrum shifted by the LO and loses accuracy toward fs / 2.
+ *
  * \throws std::invalid_argument on negative or non-finite delays, size
  *         mismatch, empty paths or half_len < 2.
  */
 COHERE_API link_fir design_link_fir(const std::vector<double>& delays,
                                     const std::vector<gr_complex>& gains,
-                                    int half_len = 16);
+                                    int half_len = 16,
+                                    double lo_w = 0.0);
 
 /*!
  * \brief Windowed-sinc interpolation weights for a fractional position.
