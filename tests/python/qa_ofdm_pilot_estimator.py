@@ -45,6 +45,20 @@ def tag(offset, key="frame_start", value=pmt.PMT_T):
     return t
 
 
+def frames_cut(stream, tags, cmap, pilots, num_symbols, max_items=None):
+    """The `frame` of every PDU the estimator posts for sync_peak tags, run
+    with max_noutput_items = max_items (None: GNU Radio's default)."""
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.asarray(stream, np.complex64).tolist(), False, 1, tags)
+    est = cohere.ofdm_pilot_estimator(FFT, CP, [int(c) for c in cmap], list(pilots), num_symbols,
+                                      0, "sync_peak", False)
+    dbg = blocks.message_debug()
+    tb.connect(src, est)
+    tb.msg_connect(est, "symbols", dbg, "store")
+    tb.run(max_items) if max_items else tb.run()
+    return [pmt.to_python(pmt.car(dbg.get_message(i)))["frame"] for i in range(dbg.num_messages())]
+
+
 def qpsk(rng, shape):
     return ((rng.integers(0, 2, shape) * 2 - 1) + 1j * (rng.integers(0, 2, shape) * 2 - 1)) / math.sqrt(2)
 
@@ -247,16 +261,7 @@ def test_overlapping_frame_starts_resolved_in_tag_order_whatever_the_cuts():
     tags = [tag(1000, "sync_peak", pmt.to_pmt({"index": 1000.0})),
             tag(1010, "sync_peak", pmt.to_pmt({"index": 950.0}))]
     for max_items in (None, 1005, 1, 7):
-        tb = gr.top_block()
-        src = blocks.vector_source_c(stream.tolist(), False, 1, tags)
-        est = cohere.ofdm_pilot_estimator(FFT, CP, [int(c) for c in cmap], list(pilots), 2, 0,
-                                          "sync_peak", False)
-        dbg = blocks.message_debug()
-        tb.connect(src, est)
-        tb.msg_connect(est, "symbols", dbg, "store")
-        tb.run(max_items) if max_items else tb.run()
-        frames = [pmt.to_python(pmt.car(dbg.get_message(i)))["frame"]
-                  for i in range(dbg.num_messages())]
+        frames = frames_cut(stream, tags, cmap, pilots, 2, max_items)
         assert frames == [1000, 1000], (max_items, frames)
 
 
@@ -354,15 +359,6 @@ def test_frames_are_cut_in_stream_order(capfd):
     tags = [tag(100, "sync_peak", pmt.to_pmt({"index": 3000.0})),
             tag(200, "sync_peak", pmt.to_pmt({"index": 200.0}))]
     for max_items in (None, 1, 7):
-        tb = gr.top_block()
-        src = blocks.vector_source_c(stream.astype(np.complex64).tolist(), False, 1, tags)
-        est = cohere.ofdm_pilot_estimator(FFT, CP, [int(c) for c in cmap], list(pilots), 1, 0,
-                                          "sync_peak", False)
-        dbg = blocks.message_debug()
-        tb.connect(src, est)
-        tb.msg_connect(est, "symbols", dbg, "store")
-        tb.run(max_items) if max_items else tb.run()
-        frames = [pmt.to_python(pmt.car(dbg.get_message(i)))["frame"]
-                  for i in range(dbg.num_messages())]
+        frames = frames_cut(stream.astype(np.complex64), tags, cmap, pilots, 1, max_items)
         assert frames == [3000], (max_items, frames)
         assert "frames are cut in stream order" in "".join(capfd.readouterr())

@@ -71,6 +71,16 @@ def preamble_train(rng, p, count, gap, snr_db, phases=None, lead=300):
     return x, starts, phases
 
 
+def detected_train(rng, p, count, gap, snr_db):
+    """preamble_train() through the detector: ([(start, tag)], phases), every
+    occurrence found once (within 0.5 sample) and nothing else."""
+    x, starts, phases = preamble_train(rng, p, count, gap, snr_db)
+    _, tags, _, _ = run_detector(x, [p], keep_output=False)
+    pairs, missed, extra = match(tags, starts, 0.5)
+    assert not missed and not extra
+    return pairs, phases
+
+
 def fractional_train(rng, p, count, steps, gap=300):
     """Unit-noise stream with `count` copies of preamble p at random starts,
     each delayed by a random fraction k / steps of a sample (ideal band-limited
@@ -438,10 +448,7 @@ def test_phase_mse_at_crb(snr_db):
     rng = np.random.default_rng(100 + int(snr_db))
     p = preambles.zadoff_chu(25, 256)
     trials = 5000
-    x, starts, phases = preamble_train(rng, p, trials, 256, snr_db)
-    _, tags, _, _ = run_detector(x, [p], keep_output=False)
-    pairs, missed, extra = match(tags, starts, 0.5)
-    assert not missed and not extra
+    pairs, phases = detected_train(rng, p, trials, 256, snr_db)
     err = np.array([np.angle(np.exp(1j * (t["phase"] - ph)))
                     for (s, t), ph in zip(pairs, phases)])
     mse = np.mean(err ** 2)
@@ -471,10 +478,7 @@ def test_periodic_preamble_phase_at_its_start_and_middle(snr_db):
     n, L = len(p), len(p) // 2
     assert abs(np.mean(np.abs(p) ** 2) - 1.0) < 1e-6  # the SNR below is per sample
     trials = 4000
-    x, starts, phases = preamble_train(rng, p, trials, 400, snr_db)
-    _, tags, _, _ = run_detector(x, [p], keep_output=False)
-    pairs, missed, extra = match(tags, starts, 0.5)
-    assert not missed and not extra
+    pairs, phases = detected_train(rng, p, trials, 400, snr_db)
     start_err = np.array([np.angle(np.exp(1j * (t["phase"] - ph)))
                           for (_, t), ph in zip(pairs, phases)])
     mid_err = np.array([np.angle(np.exp(1j * (t["phase"] + np.pi * t["cfo"] * (n - 1) / FS - ph)))
