@@ -441,3 +441,41 @@ def test_pcp_example_sums_three_nodes(grc, tmp_path):
     assert parts[:2] == ["", ""]  # acquisition, ranging
     assert all(p.split() == ["1", "2", "3"] for p in parts[2:]), parts
     assert all(abs(a - 3.0) < 0.1 for a in arrived[2:]), arrived
+
+
+@pytest.mark.parametrize("grc_name, block_name, param, value, flagged", [
+    # an AP's antennas must be its config's N (the run failed in hier_block2.connect)
+    ("tdd_two_aps.grc", "ap2", "num_antennas", "2", True),
+    # a PCP slot must be within the config's K (ValueError only at run time)
+    ("pcp_three_nodes.grc", "node3", "slot", "4", True),
+    ("pcp_three_nodes.grc", "node3", "slot", "3", False),
+    # freq_var0 is the constant-velocity model's: the paper model takes any
+    # (GRC refused -1 in a field it hides)
+    ("tdd_two_aps.grc", "cohere_kalman_phase_tracker_0", "freq_var0", "-1.0", False),
+])
+def test_asserts_that_need_the_config_or_the_model(grc, grc_name, block_name, param, value,
+                                                   flagged):
+    """Asserts that compare a block's parameter with its config block, or apply
+    to one model only, flag exactly the values the constructors reject."""
+    platform, _ = grc
+    fg, errors = _load(platform, os.path.join(EXAMPLES_DIR, grc_name))
+    assert not errors, errors
+    block = next(b for b in fg.blocks if b.name == block_name)
+    block.params[param].set_value(value)
+    _, errors = _check(fg)
+    block_errors = [m for elem, m in block.iter_error_messages() if not elem.is_port]
+    assert bool(block_errors) == flagged, (grc_name, block_name, param, value, block_errors)
+
+
+def test_ofdm_estimator_without_pilots_flagged(grc):
+    """A carrier map without pilots is flagged by GRC (the constructor refuses it)."""
+    platform, _ = grc
+    fg, _ = _default_flow_graph(platform)
+    est = fg.new_block("cohere_ofdm_pilot_estimator")
+    est.params["id"].set_value("est0")
+    est.params["fft_len"].set_value("8")
+    est.params["cp_len"].set_value("2")
+    est.params["carrier_map"].set_value("[0, 1, 1, 1, 1, 1, 1, 0]")
+    est.params["pilot_values"].set_value("[]")
+    _check(fg)
+    assert [m for elem, m in est.iter_error_messages() if not elem.is_port]
