@@ -594,12 +594,21 @@ void preamble_detector_cc_impl::forecast(int, gr_vector_int& ninput_items_requir
         return;
     }
     // ingesting up to index `want` (exclusive) needs want + 1 items: the
-    // last one stays unconsumed
-    uint64_t want = d_ingested + 1;
+    // last one stays unconsumed. The least input that lets some track make
+    // progress: the nearest end of a correlator step, or of a detection's
+    // fit, not the farthest. The output is released only as far as the
+    // most lagging track allows, so waiting for the farthest step could
+    // wait for input that comes only once that output is out (an RX ->
+    // detector -> scheduler -> TX loop through the air stalled for good
+    // when the tracks' steps were out of phase, at a lag max_delay() did
+    // not cover).
+    uint64_t nearest = d_ingested + d_chunk;
     for (const auto& t : d_tracks) {
-        const uint64_t step_end = t.next + t.corr->input_span();
-        want = std::max(want, std::min<uint64_t>(step_end, d_ingested + d_chunk));
+        nearest = std::min<uint64_t>(nearest, t.next + t.corr->input_span());
+        if (!t.waiting.empty())
+            nearest = std::min<uint64_t>(nearest, t.waiting.front().index + t.span + k_pad);
     }
+    const uint64_t want = std::max<uint64_t>(d_ingested + 1, nearest);
     const uint64_t need = want + 1 > read ? want + 1 - read : 1;
     ninput_items_required[0] =
         static_cast<int>(std::min<uint64_t>(need, static_cast<uint64_t>(cap))) + static_cast<int>(history()) - 1;
