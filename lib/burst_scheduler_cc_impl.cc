@@ -427,7 +427,7 @@ bool burst_scheduler_cc_impl::parse_burst(const pmt::pmt_t& pdu,
     }
     out.time = time;
     out.samples = std::move(samples);
-    out.gain = gr_complex(static_cast<float>(g.real()), static_cast<float>(g.imag()));
+    out.gain = gr_complex(g);
     return true;
 }
 

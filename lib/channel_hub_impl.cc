@@ -578,7 +578,7 @@ std::vector<gr_complex> channel_hub_impl::air_gain_locked(int tx, int rx)
             // entry (rx antenna b, tx antenna a)
             const std::complex<double> s = (tx == p) ? small[b * np + a] : small[a * np + b];
             const std::complex<double> v = large * s;
-            out[b * ntx + a] = gr_complex(static_cast<float>(v.real()), static_cast<float>(v.imag()));
+            out[b * ntx + a] = gr_complex(v);
         }
     return out;
 }
@@ -667,10 +667,7 @@ void channel_hub_impl::build_links_locked()
                     link.sfo_g.push_back(gains[p]);
                 }
                 if (lo_w != 0.0) {
-                    auto cis = [](double a) {
-                        const std::complex<double> z = std::polar(1.0, a);
-                        return gr_complex(static_cast<float>(z.real()), static_cast<float>(z.imag()));
-                    };
+                    auto cis = [](double a) { return gr_complex(std::polar(1.0, a)); };
                     for (int k = 0; k < 2 * sfo_half_len; k++)
                         link.sfo_mod.push_back(cis(-lo_w * (k - sfo_half_len + 1)));
                     for (int p = 0; p < sfo_phases; p++)

@@ -73,7 +73,7 @@ phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
 void phase_precoder_cc_impl::update_constant()
 {
     const std::complex<double> c = d_gain * std::polar(1.0, d_phase);
-    d_c = gr_complex(static_cast<float>(c.real()), static_cast<float>(c.imag()));
+    d_c = gr_complex(c);
     d_phase_now = d_phase;
     d_gain_re_now = static_cast<float>(d_gain.real());
     d_gain_im_now = static_cast<float>(d_gain.imag());

@@ -93,7 +93,7 @@ void nco::rebuild_table()
     for (size_t k = 0; k < block_len; k++) {
         if (k % reseed == 0)
             z = std::polar(1.0, -reduced_phase(d_omega, k));
-        d_table[k] = gr_complex(static_cast<float>(z.real()), static_cast<float>(z.imag()));
+        d_table[k] = gr_complex(z);
         z *= w;
     }
     d_block_valid = false;

@@ -88,8 +88,7 @@ namespace {
 // above about 2e19; in double it cannot for any float b
 gr_complex quotient(gr_complex a, gr_complex b)
 {
-    const std::complex<double> q = std::complex<double>(a) / std::complex<double>(b);
-    return gr_complex(static_cast<float>(q.real()), static_cast<float>(q.imag()));
+    return gr_complex(std::complex<double>(a) / std::complex<double>(b));
 }
 } // namespace
 
