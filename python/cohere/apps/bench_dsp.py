@@ -40,6 +40,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
 import time
 
@@ -119,11 +120,6 @@ def measure_pair(make, make_base, timer, repeat, cpus):
     return tuple(alternating_times((make, make_base, make_base), timer, repeat, cpus))
 
 
-def _median(values):
-    v = sorted(values)
-    return 0.5 * (v[(len(v) - 1) // 2] + v[len(v) // 2])
-
-
 def ratio_row(name, base_name, samples, repeat, timings, target=None):
     """The JSON row of one block: `timings` {label: (ours, theirs, control)}
     with "all" first, each a list of run times (s); the best run of each
@@ -137,7 +133,7 @@ def ratio_row(name, base_name, samples, repeat, timings, target=None):
         msps, base = samples / min(ours) / 1e6, samples / min(theirs) / 1e6
         ratio = msps / base
         part = {"msps": msps, "baseline_msps": base, "ratio": ratio,
-                "median_ratio": _median(theirs) / _median(ours),
+                "median_ratio": statistics.median(theirs) / statistics.median(ours),
                 "control_ratio": min(control) / min(theirs)}
         if target is not None:
             part["met"] = bool(ratio >= target)
