@@ -438,3 +438,23 @@ def test_long_lookahead_completes_every_round_whatever_the_ring():
     assert np.array_equal(sums[0], sums[1])
     with pytest.raises(ValueError, match="buffer_size"):
         pcp.run_network(c, 2, testbed=scenario(2, 31, buffer_size=32768))
+
+
+def test_converged_cfo_is_kept_with_long_payloads():
+    """With long payloads the phase progression between requests is
+    ambiguous over +-fs / (2 period) = +-7.5 Hz (oac_symbols 1000), within
+    2 sigma of the request's own pilot pair (4.2 Hz rms at 30 dB). The node
+    must keep its converged estimate: the progression's error over one
+    period is 0.004 Hz rms (1.8e-3 rad / (2 pi 0.066 s)), so from the third
+    round on every residual CFO stays far below one wrap (15 Hz); the bound
+    0.1 Hz is 25 sigma. A single anchor reading against half the ambiguity
+    restarted a converged node by chance (about 7 % per node and round),
+    and the wrong wraps that followed left residuals of 9-15 Hz and 64 deg
+    of phase error."""
+    c = pcp.PcpConfig(num_nodes=2, oac_symbols=1000)
+    assert c.samp_rate / (2 * c.period) < 8.0
+    tb = dict(seed=8, ppm=[0, 7, -9], phase_noise=0.0, chain_gain_std_db=0.0, noise_power=1e-3)
+    run = pcp.run_network(c, 10, testbed=tb, seed=1)
+    eps = pcp.residual_cfo(run)
+    assert eps.shape[0] >= 8
+    assert np.all(np.abs(eps[2:]) < 0.1), np.round(eps, 3)

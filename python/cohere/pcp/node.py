@@ -55,6 +55,11 @@ VALUE_KINDS = ("bpsk", "uniform", "gaussian")
 MODES = ("pcp", "none")
 
 
+# longest run of rounds the slip test of _fine_cfo averages (an anchor 8 times
+# noisier than half the ambiguity cannot be used at all)
+MAX_SLIP_WINDOW = 64
+
+
 def _round_half_up(x):
     """llround for the non-negative indices the burst scheduler rounds."""
     return int(math.floor(x + 0.5))
@@ -157,6 +162,8 @@ class pcp_node_control(gr.sync_block):
         self.retune_log = []  # every retune posted: (RX index, Hz)
         self._acquired_from = None  # first RX index after the acquisition retune
         self._last_pilot = None  # (index, phase) of the last request pilot
+        self._deviations = []  # anchor - tracked CFO of the rounds since the last start (Hz)
+        self._pilot_len = len(config.request())
         self._trigger = None  # last trigger detection (fields)
         self.round_trip = 0.0  # learned 2 d (samples)
         self._rtt_count = 0
@@ -234,7 +241,7 @@ class pcp_node_control(gr.sync_block):
             self._acquired_from = at
             self._debug.debug(f"acquired: CFO {self.cfo_estimate:.1f} Hz from RX {at}")
 
-    def _fine_cfo(self, index, phase, intra):
+    def _fine_cfo(self, index, phase, intra, intra_std=None):
         """Update the CFO estimate from a request's two pilots.
 
         intra: the residual CFO across the request's own two pilots (one
@@ -242,6 +249,19 @@ class pcp_node_control(gr.sync_block):
         at 30 dB); it anchors the estimate and resolves the 2 pi ambiguity of
         the phase progression from the previous request (one period apart:
         about 0.3 Hz rms at 30 dB, ambiguous over fs / period).
+
+        intra_std: the anchor's standard deviation (Hz), from the pilots'
+        SNR. Once tracking, the estimate starts over from the anchor only
+        when the mean of the anchor's deviations from the tracked CFO over
+        the last W rounds exceeds half the progression's ambiguity, W =
+        ceil((4 intra_std / half)^2): a slip by one wrap (fs / period) is
+        then found within W rounds, and the anchor's own noise restarts a
+        good estimate with probability below 1e-4 per round. A single
+        reading against half the ambiguity (W = 1 always) restarted a
+        converged estimate by chance once the ambiguity came within 2
+        anchor standard deviations (long payloads: 7.5 Hz against 4.2 Hz
+        rms at 30 dB), and the restart's noisy anchor then chose wrong
+        wraps: residual CFOs of 9-15 Hz, 64 deg of phase error.
         """
         fs = self.cfg.samp_rate
         applied = self._retunes[-1][1]
@@ -252,6 +272,7 @@ class pcp_node_control(gr.sync_block):
         self._cfo_count += 1
         if prev is None or self._cfo_count == 1:
             self.cfo_estimate = anchor
+            self._deviations = []
             return anchor
         dt = index - prev[0]
         # raw phase progression = measured (derotated) + derotator phase
@@ -259,12 +280,18 @@ class pcp_node_control(gr.sync_block):
         expected = 2 * math.pi * self.cfo_estimate * dt / fs
         wraps = round((expected - progression) / (2 * math.pi))
         measured = (progression + 2 * math.pi * wraps) * fs / (2 * math.pi * dt)
-        if abs(measured - anchor) > fs / (2 * dt):
+        half = fs / (2 * dt)
+        window = 1
+        if intra_std is not None and math.isfinite(intra_std):
+            window = min(MAX_SLIP_WINDOW, max(1, math.ceil((4.0 * intra_std / half) ** 2)))
+        self._deviations = (self._deviations + [anchor - measured])[-window:]
+        if len(self._deviations) == window and abs(sum(self._deviations) / window) > half:
             # the progression disagrees with the request's own pilots by more
             # than its ambiguity: start over from the anchor
-            self._debug.debug(f"CFO progression {measured:.1f} Hz vs pilots {anchor:.1f} Hz: "
-                              f"restarting from the pilots")
+            self._debug.debug(f"CFO progression {measured:.1f} Hz vs pilots {anchor:.1f} Hz "
+                              f"({window} rounds): restarting from the pilots")
             self._cfo_count = 1
+            self._deviations = []
             self.cfo_estimate = anchor
             return anchor
         weight = max(1.0 / (self._cfo_count - 1), self.cfo_smoothing)
@@ -280,8 +307,16 @@ class pcp_node_control(gr.sync_block):
         # both pilots measured with the same derotator frequency: what is left
         # between them is the residual CFO over one symbol
         dphi = math.remainder(f["phase"] - rec["phase"], 2 * math.pi)
-        intra = dphi * c.samp_rate / (2 * math.pi * (f["index"] - rec["index"]))
-        measured = self._fine_cfo(rec["index"], rec["phase"], intra)
+        span = f["index"] - rec["index"]
+        intra = dphi * c.samp_rate / (2 * math.pi * span)
+        # each pilot's phase has the variance 1 / (2 N SNR) (N its length,
+        # SNR per sample, the detector's estimate): so has half their sum
+        intra_std = None
+        if rec.get("snr_db") is not None and "snr_db" in f:
+            var = sum(1.0 / (2 * self._pilot_len * 10.0 ** (x / 10.0))
+                      for x in (rec["snr_db"], f["snr_db"]))
+            intra_std = math.sqrt(var) * c.samp_rate / (2 * math.pi * span)
+        measured = self._fine_cfo(rec["index"], rec["phase"], intra, intra_std)
         # pre-compensation for the next round (right after this one)
         residual = self._rng.normal(0.0, self.residual_cfo_std) if self.residual_cfo_std else 0.0
         self._retune(self._retune_time(rec["index"]), self.cfo_estimate + residual)
@@ -305,7 +340,7 @@ class pcp_node_control(gr.sync_block):
         # at the second pilot; until then the frequency in force stays
         record = {"slot": self.slot, "request": count, "index": f["index"],
                   "anchor": _round_half_up(f["index"]), "amp": f["amp"],
-                  "phase": f["phase"], "cfo_measured": None,
+                  "phase": f["phase"], "snr_db": f.get("snr_db"), "cfo_measured": None,
                   "cfo_estimate": self.cfo_estimate, "applied_offset": 0.0,
                   "applied": self._retunes[-1][1],
                   "participating": count not in self.drop_requests}
