@@ -226,6 +226,10 @@ def test_nan_measurement_is_prediction_with_warning(caplog):
     assert len(recs) == 1 and recs[0].levelno == logging.WARNING
     assert "skipped" in recs[0].getMessage()
     assert kf.skipped == 2
+    bank = WrappedPhaseKalman(SZ, SX, SM, estimate=np.zeros(5), P0=1.0)
+    bank.update([math.nan, math.nan, math.inf, 0.1, 0.2])
+    bank.predict()                      # a prediction is not a skipped measurement
+    assert bank.skipped == 3            # elements, not calls (it said 1)
     assert kf.P == pytest.approx(P + 2 * SZ, abs=1e-15)
     kf.update(0.25)                     # normal update again
     assert kf.gain > 0

@@ -56,11 +56,21 @@ def _relative_std_of_variance(kappa, M):
 @pytest.mark.parametrize("field,value", [
     ("N", 0), ("N", 9), ("K", 0), ("F", 0), ("tau_c", 40), ("tau_d", 1), ("tau_g", -1),
     ("c_nu", -1e-18), ("c_nu", math.nan), ("lookahead", 0), ("lookahead", 55),
-    ("noise_power", 0.0), ("beta_g", -1.0), ("samp_rate", 0.0)])
+    ("noise_power", 0.0), ("beta_g", -1.0), ("samp_rate", 0.0),
+    # a negative seed failed later in NumPy, a string or None in float()
+    ("seed", -1), ("samp_rate", "x"), ("c_nu", None)])
 def test_invalid_configuration_names_the_field(field, value):
     """Bad values raise a ValueError that names the parameter."""
     with pytest.raises(ValueError, match=field):
         tdd.TddStreamConfig(**{field: value})
+
+
+def test_a_slot_without_joint_downlink_data_is_refused():
+    """tau_c = 12, tau_g = 3, tau_d = 2 leaves the shifted slot no downlink
+    data sample for either AP (every slot is shifted at F = 1): refused at
+    configuration, naming tau_d (the analysis returned NaN gains)."""
+    with pytest.raises(ValueError, match="tau_d: must leave downlink data"):
+        tdd.TddStreamConfig(N=2, K=1, F=1, tau_c=12, tau_g=3, tau_d=2)
 
 
 def test_slot_geometry_matches_the_paper():

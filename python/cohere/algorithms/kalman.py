@@ -138,6 +138,7 @@ class WrappedPhaseKalman:
         self._gain = np.zeros(shape)
         self._innov = np.full(shape, np.nan)
         self._warn = RateLimitedWarning(_log, warn_interval)
+        self._skipped = 0
         self.steps = 0
 
     # -- state ------------------------------------------------------------
@@ -168,8 +169,9 @@ class WrappedPhaseKalman:
 
     @property
     def skipped(self):
-        """Number of measurements skipped (NaN/Inf) so far."""
-        return self._warn.count
+        """Number of measurements skipped (NaN/Inf) so far: elements, in a
+        bank of filters (predict() steps are not measurements)."""
+        return self._skipped
 
     def steady_state_P(self):
         """Fixed point of (17)/(19): with x = P + s_xi,
@@ -210,6 +212,7 @@ class WrappedPhaseKalman:
         self.steps += 1
         if _warn and not np.all(ok):
             n_bad = int(np.size(ok) - np.count_nonzero(ok))
+            self._skipped += n_bad
             self._warn("WrappedPhaseKalman: %d non-finite measurement(s) at step %d skipped "
                        "(prediction only)", n_bad, self.steps)
         return self.estimate

@@ -96,9 +96,12 @@ class TddStreamConfig:
         need(self.tau_d >= 2, "tau_d", "must be >= 2")
         need(self.tau_u >= 1, "tau_c", f"must leave tau_u >= 1 after K + 2 tau_g + tau_d = "
              f"{self.K + 2 * self.tau_g + self.tau_d}")
+        need(self.seed >= 0, "seed", "must be >= 0")
         for name in ("c_nu", "snr_ap_db", "samp_rate", "center_freq", "beta_g", "snr_ul_db",
                      "noise_power"):
-            need(math.isfinite(float(getattr(self, name))), name, "must be finite")
+            v = getattr(self, name)
+            need(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                 and math.isfinite(v), name, "must be a finite number")
         need(self.c_nu >= 0, "c_nu", "must be >= 0")
         need(self.samp_rate > 0, "samp_rate", "must be > 0")
         need(self.center_freq > 0, "center_freq", "must be > 0")
@@ -106,6 +109,11 @@ class TddStreamConfig:
         need(self.noise_power > 0, "noise_power", "must be > 0")
         need(self.lookahead >= 1, "lookahead", "must be >= 1")
         need(self.max_lookahead >= 1, "tau_c", "leaves no pilot -> downlink turnaround")
+        _, shifted = self.schedules()
+        need(shifted.a1.any() and shifted.a2.any(), "tau_d",
+             f"must leave downlink data to both APs in the shifted slot (AP 1: "
+             f"{int(shifted.a1.sum())}, AP 2: {int(shifted.a2.sum())} samples with "
+             f"tau_g = {self.tau_g})")
         if auto:
             object.__setattr__(self, "lookahead", self.max_lookahead)
         need(self.lookahead <= self.max_lookahead, "lookahead",
