@@ -310,7 +310,7 @@ class pcp_node_control(gr.sync_block):
         span = f["index"] - rec["index"]
         intra = dphi * c.samp_rate / (2 * math.pi * span)
         # each pilot's phase has the variance 1 / (2 N SNR) (N its length,
-        # SNR per sample, the detector's estimate): so has half their sum
+        # SNR per sample, the detector's estimate); their difference, the sum
         intra_std = None
         if rec.get("snr_db") is not None and "snr_db" in f:
             var = sum(1.0 / (2 * self._pilot_len * 10.0 ** (x / 10.0))
