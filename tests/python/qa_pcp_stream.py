@@ -384,6 +384,12 @@ def test_a_node_error_ends_the_run_with_the_reason():
     with pytest.raises(RuntimeError, match="node 1: ValueError: values callable"):
         pcp.run_network(c, 4, testbed=dict(seed=1, ppm=[0, 3, -4]),
                         node_options={1: {"values": lambda rec: np.ones(5)}})
+    # non-finite values: the scheduler dropped the payload, and the round
+    # still recorded it as sent
+    nan_values = lambda rec: np.full(c.params_per_round, np.nan)  # noqa: E731
+    with pytest.raises(RuntimeError, match="node 2: ValueError: values callable: expected finite"):
+        pcp.run_network(c, 4, testbed=dict(seed=1, ppm=[0, 3, -4]),
+                        node_options={2: {"values": nan_values}})
 
 
 def test_short_pilots_stray_request_matches_leave_the_trigger():

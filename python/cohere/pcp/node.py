@@ -223,6 +223,11 @@ class pcp_node_control(gr.sync_block):
             vals = np.asarray(self.values(record), dtype=complex).ravel()
             if len(vals) != n:
                 raise ValueError(f"values callable: expected {n} values, got {len(vals)}")
+            if not np.all(np.isfinite(vals)):
+                # the scheduler would drop the payload while the round
+                # recorded it as sent
+                raise ValueError(f"values callable: expected finite values, got "
+                                 f"{int(np.sum(~np.isfinite(vals)))} NaN/Inf of {n}")
             return vals
         if self.values == "bpsk":
             return self._rng.choice([-1.0, 1.0], n).astype(complex)
