@@ -40,6 +40,7 @@ from typing import Optional
 import numpy as np
 
 from .. import ofdm, preambles
+from ..config_checks import is_finite_real, is_integer
 
 __all__ = ["PcpConfig", "unitary_fft", "fractional_delay"]
 
@@ -137,9 +138,6 @@ class PcpConfig:
             if not cond:
                 raise ValueError(f"{name}: {what}, got {getattr(self, name)!r}")
 
-        def integer(v):
-            return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
         ints = ("num_nodes", "fft_len", "cp_len", "active", "pilot_spacing", "oac_symbols",
                 "guard", "lookahead", "latency", "margin", "trigger_len", "seed")
         optional = ("g_u", "g_d", "idle", "start")
@@ -155,16 +153,13 @@ class PcpConfig:
                 v = int(v)
             object.__setattr__(self, name, v)
         for name in ints:
-            need(integer(getattr(self, name)), name, "must be an integer")
+            need(is_integer(getattr(self, name)), name, "must be an integer")
         for name in optional:
-            need(getattr(self, name) is None or integer(getattr(self, name)), name,
+            need(getattr(self, name) is None or is_integer(getattr(self, name)), name,
                  "must be an integer or None")
         for name in ("samp_rate", "center_freq", "theta_des", "feedback_amp", "min_snr_db",
                      "detect_threshold"):
-            value = getattr(self, name)
-            need(isinstance(value, (int, float, np.integer, np.floating))
-                 and not isinstance(value, (bool, np.bool_)) and math.isfinite(value), name,
-                 "must be a finite real number")
+            need(is_finite_real(getattr(self, name)), name, "must be a finite real number")
         need(1 <= self.num_nodes <= 63, "num_nodes", "must be an integer in 1..63")
         need(self.seed >= 0, "seed", "must be >= 0")
         need(self.samp_rate > 0 and math.isfinite(self.samp_rate), "samp_rate", "must be > 0")

@@ -30,6 +30,7 @@ from typing import Optional
 import numpy as np
 
 from ..algorithms import tdd_sync
+from ..config_checks import is_finite_real, is_integer
 
 __all__ = ["TddStreamConfig", "dl_symbols"]
 
@@ -86,9 +87,7 @@ class TddStreamConfig:
         else:
             auto = False
         for name in ("N", "K", "F", "tau_c", "tau_g", "tau_d", "lookahead", "seed"):
-            v = getattr(self, name)
-            need(isinstance(v, (int, np.integer)) and not isinstance(v, bool), name,
-                 "must be an integer")
+            need(is_integer(getattr(self, name)), name, "must be an integer")
         need(1 <= self.N <= 8, "N", "must be in 1..8")
         need(self.K >= 1, "K", "must be >= 1")
         need(self.F >= 1, "F", "must be >= 1")
@@ -99,9 +98,7 @@ class TddStreamConfig:
         need(self.seed >= 0, "seed", "must be >= 0")
         for name in ("c_nu", "snr_ap_db", "samp_rate", "center_freq", "beta_g", "snr_ul_db",
                      "noise_power"):
-            v = getattr(self, name)
-            need(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                 and math.isfinite(v), name, "must be a finite number")
+            need(is_finite_real(getattr(self, name)), name, "must be a finite number")
         need(self.c_nu >= 0, "c_nu", "must be >= 0")
         need(self.samp_rate > 0, "samp_rate", "must be > 0")
         need(self.center_freq > 0, "center_freq", "must be > 0")
