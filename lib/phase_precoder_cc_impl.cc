@@ -108,6 +108,7 @@ void phase_precoder_cc_impl::queue(const command& c, const pmt::pmt_t& what)
         drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
              what,
              true);
+    d_queued.store(true, std::memory_order_release);
 }
 
 void phase_precoder_cc_impl::drop(const std::string& reason,
@@ -159,6 +160,7 @@ void phase_precoder_cc_impl::handle_cmd(const pmt::pmt_t& msg)
         drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
              msg,
              true);
+    d_queued.store(true, std::memory_order_release);
 }
 
 void phase_precoder_cc_impl::apply(const command& c)
@@ -177,17 +179,28 @@ int phase_precoder_cc_impl::work(int noutput_items,
                                  gr_vector_const_void_star& input_items,
                                  gr_vector_void_star& output_items)
 {
-    gr::thread::scoped_lock lock(d_setlock);
+    // The command queue is shared with the message handler and the setters
+    // (d_setlock); with nothing queued (d_queued false: the usual case) work
+    // neither locks nor reads it. In GNU Radio's scheduler a message is
+    // handled in this block's thread between calls, so a timed command is
+    // always seen by the next call; a setter's command from another thread
+    // is immediate and applies at the next call either way.
+    std::unique_lock<gr::thread::mutex> lock(d_setlock, std::defer_lock);
+    if (d_queued.load(std::memory_order_acquire))
+        lock.lock();
+    const bool queued = lock.owns_lock();
     const gr_complex* in = static_cast<const gr_complex*>(input_items[0]);
     gr_complex* out = static_cast<gr_complex*>(output_items[0]);
     const uint64_t start = nitems_read(0);
     const uint64_t end = start + static_cast<uint64_t>(noutput_items);
 
-    d_commands.drop_late(start, [&](const kernels::timed_queue<command>::entry& e) {
-        drop("time " + std::to_string(e.time) + " passed before the command could be applied",
-             pmt::from_uint64(e.time),
-             true);
-    });
+    if (queued)
+        d_commands.drop_late(start, [&](const kernels::timed_queue<command>::entry& e) {
+            drop("time " + std::to_string(e.time) +
+                     " passed before the command could be applied",
+                 pmt::from_uint64(e.time),
+                 true);
+        });
     // commands carried by `phase_cmd` tags: in band, so never late, and
     // applied straight from the tags (never through the bounded message
     // queue, so any number of them per call is the same)
@@ -199,7 +212,7 @@ int phase_precoder_cc_impl::work(int noutput_items,
     uint64_t due = 0;
     while (pos < end) {
         uint64_t next = end;
-        if (d_commands.next_due(pos, due))
+        if (queued && d_commands.next_due(pos, due))
             next = std::min(next, due);
         if (ti < d_tags.size())
             next = std::min(next, std::max<uint64_t>(d_tags[ti].offset, pos));
@@ -213,7 +226,7 @@ int phase_precoder_cc_impl::work(int noutput_items,
         }
         // messages due at pos, then the tags at pos; one tag for the result
         bool changed = false;
-        while (d_commands.next_due(pos, due) && due == pos) {
+        while (queued && d_commands.next_due(pos, due) && due == pos) {
             apply(d_commands.pop());
             changed = true;
         }
@@ -240,6 +253,8 @@ int phase_precoder_cc_impl::work(int noutput_items,
         v = pmt::dict_add(v, d_time_key, pmt::from_uint64(pos));
         add_item_tag(0, pos, d_phase_applied_key, v, d_id);
     }
+    if (queued)
+        d_queued.store(!d_commands.empty(), std::memory_order_release);
     return noutput_items;
 }
 

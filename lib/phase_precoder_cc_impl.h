@@ -53,7 +53,8 @@ private:
     void apply(const command& c);
     void update_constant();
 
-    kernels::timed_queue<command> d_commands;
+    kernels::timed_queue<command> d_commands; // guarded by d_setlock
+    std::atomic<bool> d_queued{ false };      // d_commands may be non-empty
     double d_phase;
     std::complex<double> d_gain;
     bool d_gain_is_real;

@@ -109,6 +109,46 @@ def test_a_phase_cmd_tag_on_every_sample():
         assert len(out_tags["phase_applied"]) == n
 
 
+def test_input_tags_pass_through_as_gnuradio_propagates_them():
+    """Every input tag, `phase_cmd` included, comes out at its offset with its
+    key, value and source, in the order GNU Radio's all-to-all propagation
+    gives multiply_const_cc, for any work-call size; the precoder's own
+    `phase_applied` tag at a sample comes before the propagated ones there
+    (the scheduler propagates after work())."""
+    from gnuradio import blocks, gr
+
+    def tag(offset, key, value, src):
+        return gr.tag_utils.python_to_tag((offset, pmt.intern(key), value, pmt.intern(src)))
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    tags = [tag(0, "rx_time", pmt.from_double(1.5), "radio")]
+    for k, off in enumerate(sorted(rng.integers(0, n, 60))):
+        tags.append(tag(int(off), ("foo", "bar")[k % 2], pmt.from_long(k), f"src{k % 3}"))
+    tags += [tag(1234, "phase_cmd", cmd(phase=0.5), "ctl"), tag(1234, "foo", pmt.from_long(-1), "x"),
+             tag(n - 1, "phase_cmd", cmd(gain=2.0), "ctl")]
+
+    def out_tags(block, max_items):
+        tb = gr.top_block()
+        src = blocks.vector_source_c([1 + 0j] * n, False, 1, tags)
+        snk = blocks.vector_sink_c()
+        tb.connect(src, block, snk)
+        if max_items:
+            tb.run(max_items)
+        else:
+            tb.run()
+        return [(t.offset, pmt.symbol_to_string(t.key), pmt.to_python(t.value),
+                 pmt.symbol_to_string(t.srcid)) for t in snk.tags()]
+
+    want = out_tags(blocks.multiply_const_cc(1.0), None)
+    assert len(want) == len(tags)
+    for max_items in (None, 1, 333):
+        got = out_tags(cohere.phase_precoder_cc(), max_items)
+        assert [t for t in got if t[1] != "phase_applied"] == want
+        at = [t[1] for t in got if t[0] == 1234]
+        assert at == ["phase_applied", "phase_cmd", "foo"]
+
+
 def test_complex_gain_and_random_input():
     """A complex gain multiplies as g exp(j theta); random input within one
     complex64 product (1.4e-7 relative). The tag reports a complex gain."""
@@ -155,6 +195,41 @@ def test_setters_apply_at_next_sample():
         blk.set_phase(float("nan"))
     with pytest.raises(ValueError, match="gain"):
         blk.set_gain(complex(1, float("inf")))
+
+
+def test_setter_from_another_thread_while_running():
+    """A setter called from another thread while the flowgraph runs (work()
+    reads the command queue without its lock while nothing is queued) takes
+    effect at one sample: every output before the tagged sample is the old
+    constant, every one from it on the new constant."""
+    import time
+
+    from gnuradio import blocks, gr
+
+    tb = gr.top_block()
+    blk = cohere.phase_precoder_cc(0.0, 1.0)
+    snk = blocks.vector_sink_c()
+    tb.connect(blocks.vector_source_c([1 + 0j], True), blocks.throttle(gr.sizeof_gr_complex, 2e5),
+               blk, snk)
+    tb.start()
+    try:
+        deadline = time.monotonic() + 10
+        while blk.nitems_read(0) < 5000 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        blk.set_phase(1.0)
+        while blk.commands_applied() < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)
+    finally:
+        tb.stop()
+        tb.wait()
+    y = np.array(snk.data(), np.complex64)
+    tags = [t.offset for t in snk.tags() if pmt.symbol_to_string(t.key) == "phase_applied"]
+    assert blk.commands_applied() == 1 and len(tags) == 1
+    k = tags[0]
+    assert 5000 <= k < len(y)
+    assert np.array_equal(y[:k], np.full(k, const(1.0, 0.0)))
+    assert np.array_equal(y[k:], np.full(len(y) - k, const(1.0, 1.0)))
 
 
 def test_nonfinite_input_stays_local():
