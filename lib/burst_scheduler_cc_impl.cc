@@ -6,7 +6,9 @@
 
 #include "burst_scheduler_cc_impl.h"
 #include <gnuradio/io_signature.h>
+#include <fmt/format.h>
 #include <algorithm>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -196,6 +198,14 @@ std::string burst_scheduler_cc_impl::echo_error(const echo_entry& e) const
     }
     if (!std::isfinite(e.gain.real()) || !std::isfinite(e.gain.imag()))
         return "`gain` must be finite";
+    // without amp_scale every echo's gain is gain exp(j phase) in complex
+    // float: finite for every phase exactly when |gain| <= FLT_MAX (else
+    // every sync_peak would be refused, one by one, as an overflow)
+    if (e.amp_scale == 0.0 && std::abs(e.gain) > static_cast<double>(FLT_MAX))
+        return fmt::format("`gain` must have |gain| <= {:g} (FLT_MAX) when amp_scale is 0, got "
+                           "|gain| = {:g}",
+                           static_cast<double>(FLT_MAX),
+                           std::abs(e.gain));
     if (!(e.amp_scale >= 0) || !std::isfinite(e.amp_scale))
         return "`amp_scale` must be finite and >= 0, got " + std::to_string(e.amp_scale);
     return std::string();
@@ -561,8 +571,8 @@ void burst_scheduler_cc_impl::handle_echo(const pmt::pmt_t& msg)
     }
 
     // Every field present is checked before the table is touched.
-    const pmt::pmt_t w = pmt::dict_ref(msg, d_waveform_key, pmt::PMT_NIL);
-    const bool has_waveform = !pmt::is_null(w);
+    pmt::pmt_t w;
+    const bool has_waveform = dict_field(msg, d_waveform_key, w);
     samples_ptr waveform; // stays null for an empty waveform (removes the entry)
     if (has_waveform) {
         if (!pmt::is_c32vector(w))
@@ -593,8 +603,8 @@ void burst_scheduler_cc_impl::handle_echo(const pmt::pmt_t& msg)
     if (fphase == field::bad)
         return warn_malformed("echo message: `phase` must be a finite real number", msg);
     phase_mode mode = phase_mode::plus;
-    const pmt::pmt_t m = pmt::dict_ref(msg, d_mode_key, pmt::PMT_NIL);
-    const bool has_mode = !pmt::is_null(m);
+    pmt::pmt_t m;
+    const bool has_mode = dict_field(msg, d_mode_key, m);
     if (has_mode && (!pmt::is_symbol(m) || !parse_mode(pmt::symbol_to_string(m), mode)))
         return warn_malformed(
             "echo message: `mode` (echo_phase_mode) must be plus, minus or fixed", msg);
@@ -609,8 +619,8 @@ void burst_scheduler_cc_impl::handle_echo(const pmt::pmt_t& msg)
     if (fscale == field::bad || amp_scale < 0)
         return warn_malformed(
             "echo message: `amp_scale` must be a finite real number >= 0", msg);
-    const pmt::pmt_t once = pmt::dict_ref(msg, d_once_key, pmt::PMT_NIL);
-    const bool has_once = !pmt::is_null(once);
+    pmt::pmt_t once;
+    const bool has_once = dict_field(msg, d_once_key, once);
     if (has_once && !pmt::is_bool(once))
         return warn_malformed("echo message: `once` must be a bool", msg);
 

@@ -6,6 +6,7 @@
 
 #include "cfo_derotator_cc_impl.h"
 #include <gnuradio/io_signature.h>
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -33,9 +34,14 @@ bool usable_cfo(double cfo, double samp_rate)
 double checked_cfo(double cfo, double samp_rate)
 {
     checked_samp_rate(samp_rate); // argument evaluation order is unspecified
+    if (!std::isfinite(cfo))
+        throw std::invalid_argument(fmt::format("cfo_derotator_cc: cfo must be finite, got {}", cfo));
     if (!usable_cfo(cfo, samp_rate))
-        throw std::invalid_argument("cfo_derotator_cc: cfo must be finite, got " +
-                                    std::to_string(cfo));
+        throw std::invalid_argument(
+            fmt::format("cfo_derotator_cc: cfo {} Hz at samp_rate {} Hz: the phase step 2 pi "
+                        "cfo / samp_rate overflows (|cfo| beyond samp_rate / 2 aliases anyway)",
+                        cfo,
+                        samp_rate));
     return cfo;
 }
 } // namespace

@@ -40,11 +40,25 @@ inline bool is_proper_dict(const pmt::pmt_t& x)
     return pmt::is_null(p);
 }
 
+/*!
+ * The value of \p key in \p dict; false when the key is absent. A key that
+ * is present holds a value even when that value is the empty list (what
+ * Python's None becomes): dict_ref's default alone would take such a field
+ * for a missing one, and `time: None` would mean "now".
+ */
+inline bool dict_field(const pmt::pmt_t& dict, const pmt::pmt_t& key, pmt::pmt_t& value)
+{
+    if (!pmt::dict_has_key(dict, key))
+        return false;
+    value = pmt::dict_ref(dict, key, pmt::PMT_NIL);
+    return true;
+}
+
 //! A real number (double, long or uint64), finite.
 inline field get_real(const pmt::pmt_t& dict, const pmt::pmt_t& key, double& out)
 {
-    const pmt::pmt_t v = pmt::dict_ref(dict, key, pmt::PMT_NIL);
-    if (pmt::is_null(v))
+    pmt::pmt_t v;
+    if (!dict_field(dict, key, v))
         return field::absent;
     if (pmt::is_uint64(v))
         out = static_cast<double>(pmt::to_uint64(v));
@@ -61,8 +75,8 @@ inline field get_real(const pmt::pmt_t& dict, const pmt::pmt_t& key, double& out
 inline field
 get_number(const pmt::pmt_t& dict, const pmt::pmt_t& key, std::complex<double>& out, bool& is_real)
 {
-    const pmt::pmt_t v = pmt::dict_ref(dict, key, pmt::PMT_NIL);
-    if (pmt::is_null(v))
+    pmt::pmt_t v;
+    if (!dict_field(dict, key, v))
         return field::absent;
     if (pmt::is_complex(v)) {
         out = pmt::to_complex(v);
@@ -81,8 +95,8 @@ get_number(const pmt::pmt_t& dict, const pmt::pmt_t& key, std::complex<double>& 
 //! A sample index: uint64, or a non-negative long.
 inline field get_index(const pmt::pmt_t& dict, const pmt::pmt_t& key, uint64_t& out)
 {
-    const pmt::pmt_t v = pmt::dict_ref(dict, key, pmt::PMT_NIL);
-    if (pmt::is_null(v))
+    pmt::pmt_t v;
+    if (!dict_field(dict, key, v))
         return field::absent;
     if (pmt::is_uint64(v)) {
         out = pmt::to_uint64(v);
@@ -101,8 +115,8 @@ inline field get_index(const pmt::pmt_t& dict, const pmt::pmt_t& key, uint64_t& 
 //! An integer (long, or uint64 below 2^63).
 inline field get_integer(const pmt::pmt_t& dict, const pmt::pmt_t& key, int64_t& out)
 {
-    const pmt::pmt_t v = pmt::dict_ref(dict, key, pmt::PMT_NIL);
-    if (pmt::is_null(v))
+    pmt::pmt_t v;
+    if (!dict_field(dict, key, v))
         return field::absent;
     if (pmt::is_uint64(v)) {
         const uint64_t x = pmt::to_uint64(v);

@@ -352,10 +352,14 @@ def test_malformed_messages_and_tags(capfd):
     fg.post("decision", decision(5, pmt.cons(pmt.to_pmt({"time": 900}), pmt.PMT_T)))
     fg.post("echo", pmt.to_pmt({"offset": 3}))          # below D + L
     fg.post("echo", pmt.to_pmt({"mode": "sideways"}))
+    # |gain| > FLT_MAX without amp_scale: every echo would overflow (it was
+    # accepted, and each sync_peak then refused one by one)
+    fg.post("echo", pmt.to_pmt({"gain": 1e39}))
+    fg.post("echo", pmt.to_pmt({"once": None}))  # present, not a bool
     out, tags_out, late = fg.run()
     assert len(out) == 2050 and not np.any(out) and late == []
     assert s.scheduled_count() == 0 and not s.stalled()
-    assert s.echo_offset() == 100 and s.echo_phase_mode() == "plus"
+    assert s.echo_offset() == 100 and s.echo_phase_mode() == "plus" and s.echo_gain(-1) == 1
     cap = capfd.readouterr()
     log = cap.out + cap.err
     for _, reason in BAD_BURSTS:
@@ -363,7 +367,8 @@ def test_malformed_messages_and_tags(capfd):
     for reason in ("decision message is not a dict", "without `event`", "treated as `none`",
                    "echo_offset must be >= lookahead + latency", "echo_phase_mode",
                    "sync_peak tag at 300 is not a dict", "`index` must be",
-                   "response_pending tag at 700"):
+                   "response_pending tag at 700", "(FLT_MAX) when amp_scale is 0",
+                   "`once` must be a bool"):
         assert reason in log, reason
 
 

@@ -189,6 +189,10 @@ BAD_MESSAGES = [
     (pmt.to_pmt({"time": 5}), "needs `cfo` and/or `phase`"),
     (pmt.to_pmt({"cfo": 1.0, "time": -5}), "`time` must be a non-negative integer"),
     (pmt.to_pmt({"cfo": 1.0, "time": 5.5}), "`time` must be a non-negative integer"),
+    # a field present with Python's None (the empty list) is malformed, not
+    # absent: `time: None` was applied at once, `cfo: None` ignored
+    (pmt.to_pmt({"cfo": 1.0, "time": None}), "`time` must be a non-negative integer"),
+    (pmt.to_pmt({"cfo": None, "phase": 0.5}), "`cfo` must be a finite real number"),
 ]
 
 
@@ -258,9 +262,13 @@ def test_setter_applies_at_next_sample():
 
 @pytest.mark.parametrize("args,name", [((0.0,), "samp_rate"), ((-1e6,), "samp_rate"),
                                        ((float("nan"),), "samp_rate"),
-                                       ((FS, float("inf")), "cfo")])
+                                       ((FS, float("inf")), "cfo"),
+                                       # finite, but 2 pi cfo / samp_rate is not: both named
+                                       ((1e-320, 1.0), "cfo 1 Hz at samp_rate 1e-320 Hz"),
+                                       ((1.0, 1e308), "cfo 1e[+]308 Hz at samp_rate 1 Hz")])
 def test_invalid_constructor_args(args, name):
-    """Invalid constructor arguments raise ValueError naming the argument."""
+    """Invalid constructor arguments raise ValueError naming the argument (a
+    phase step that overflows names cfo and samp_rate with their values)."""
     with pytest.raises(ValueError, match=name):
         cohere.cfo_derotator_cc(*args)
 

@@ -251,6 +251,10 @@ BAD_MESSAGES = [
     (pmt.to_pmt({"gain": 3e38 + 3e38j, "phase": np.pi / 4}), "|gain| <= 3.4e38"),
     (pmt.to_pmt({"time": 3}), "needs `phase` and/or `gain`"),
     (pmt.to_pmt({"phase": 1.0, "time": "now"}), "`time` must be a non-negative integer"),
+    # a field present with Python's None (the empty list) is malformed, not
+    # absent: `time: None` was applied at once, `phase: None` ignored
+    (pmt.to_pmt({"phase": 1.0, "time": None}), "`time` must be a non-negative integer"),
+    (pmt.to_pmt({"phase": None, "gain": 2.0}), "`phase` must be a finite real number"),
 ]
 
 
