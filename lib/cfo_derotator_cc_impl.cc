@@ -79,10 +79,28 @@ void cfo_derotator_cc_impl::set_cfo(double cfo)
 {
     checked_cfo(cfo, d_nco.samp_rate());
     gr::thread::scoped_lock lock(d_setlock);
-    if (!d_commands.push_immediate(command{ true, cfo, false, 0.0 }))
+    if (!queue_immediate(command{ true, cfo, false, 0.0 }))
         drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
              pmt::from_double(cfo),
              true);
+}
+
+bool cfo_derotator_cc_impl::queue_immediate(const command& c)
+{
+    // immediate commands all apply at the next sample processed: a later one
+    // overwrites the fields it carries (the NCO ends in the same state as
+    // after both: set_phase and set_frequency at one sample commute)
+    return d_commands.push_immediate(c, [](command& last, const command& next) {
+        if (next.has_cfo) {
+            last.has_cfo = true;
+            last.cfo = next.cfo;
+        }
+        if (next.has_phase) {
+            last.has_phase = true;
+            last.phase = next.phase;
+        }
+        last.count += next.count;
+    });
 }
 
 void cfo_derotator_cc_impl::drop(const std::string& reason,
@@ -123,7 +141,7 @@ void cfo_derotator_cc_impl::handle_cmd(const pmt::pmt_t& msg)
                         true);
         queued = d_commands.push(time, c);
     } else {
-        queued = d_commands.push_immediate(c);
+        queued = queue_immediate(c);
     }
     if (!queued)
         drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
@@ -139,7 +157,7 @@ void cfo_derotator_cc_impl::apply(const command& c)
         d_nco.set_frequency(c.cfo);
     else
         d_nco.set_phase(c.phase);
-    d_applied++;
+    d_applied += c.count;
 }
 
 bool cfo_derotator_cc_impl::apply_tag(const gr::tag_t& tag)

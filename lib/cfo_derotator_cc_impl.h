@@ -41,7 +41,9 @@ private:
         double cfo;
         bool has_phase;
         double phase;
+        uint64_t count = 1; // commands folded into this one (immediate ones)
     };
+    bool queue_immediate(const command& c);
 
     void handle_cmd(const pmt::pmt_t& msg);
     void drop(const std::string& reason, const pmt::pmt_t& what, bool rate_limited);

@@ -104,7 +104,21 @@ void phase_precoder_cc_impl::set_gain(gr_complex gain)
 
 void phase_precoder_cc_impl::queue(const command& c, const pmt::pmt_t& what)
 {
-    if (!d_commands.push_immediate(c))
+    // immediate commands all apply at the next sample processed: a later one
+    // overwrites the fields it carries (the same result as applying both)
+    const auto fold = [](command& last, const command& next) {
+        if (next.has_phase) {
+            last.has_phase = true;
+            last.phase = next.phase;
+        }
+        if (next.has_gain) {
+            last.has_gain = true;
+            last.gain = next.gain;
+            last.gain_is_real = next.gain_is_real;
+        }
+        last.count += next.count;
+    };
+    if (!d_commands.push_immediate(c, fold))
         drop("command queue full (" + std::to_string(d_commands.capacity()) + " pending)",
              what,
              true);
@@ -172,7 +186,7 @@ void phase_precoder_cc_impl::apply(const command& c)
         d_gain_is_real = c.gain_is_real;
     }
     update_constant();
-    d_applied++;
+    d_applied += c.count;
 }
 
 int phase_precoder_cc_impl::work(int noutput_items,

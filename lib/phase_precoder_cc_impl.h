@@ -43,6 +43,7 @@ private:
         bool has_gain;
         bool gain_is_real;
         std::complex<double> gain;
+        uint64_t count = 1; // commands folded into this one (immediate ones)
     };
 
     void handle_cmd(const pmt::pmt_t& msg);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -61,6 +62,28 @@ public:
     bool push(uint64_t time, const T& value) { return insert(entry{ time, false, value }); }
     //! Add an entry due at the next processed sample. False when full.
     bool push_immediate(const T& value) { return insert(entry{ 0, true, value }); }
+
+    /*!
+     * \brief Add an entry due at the next processed sample, or fold it into
+     * the last immediate entry with merge(last, value) when there is one.
+     *
+     * All immediate entries fall due together, so for commands where applying
+     * two in a row equals applying their merge (fields overwritten), folding
+     * keeps the result and never fills the queue: a setter called at any
+     * rate while no sample is processed keeps its latest value. False when a
+     * new entry was needed and the queue is full.
+     */
+    template <typename M>
+    bool push_immediate(const T& value, M&& merge)
+    {
+        const auto first_timed = std::find_if(
+            d_entries.begin(), d_entries.end(), [](const entry& e) { return !e.immediate; });
+        if (first_timed != d_entries.begin()) {
+            merge(std::prev(first_timed)->value, value);
+            return true;
+        }
+        return push_immediate(value);
+    }
 
     /*!
      * \brief Remove the timed entries due before \p pos (they can no longer be

@@ -77,3 +77,23 @@ BOOST_AUTO_TEST_CASE(capacity)
     BOOST_CHECK_EQUAL(q.size(), 2u);
     BOOST_CHECK_THROW(timed_queue<int>(0), std::invalid_argument);
 }
+
+// push_immediate with a merge folds into the last immediate entry (never
+// into a timed one) and needs room only when there is none to fold into.
+BOOST_AUTO_TEST_CASE(immediate_entries_fold)
+{
+    timed_queue<int> q(2);
+    const auto add = [](int& last, int next) { last += next; };
+    BOOST_CHECK(q.push(5, 100));         // timed: not folded into
+    BOOST_CHECK(q.push_immediate(1, add)); // new entry
+    BOOST_CHECK(q.full());
+    for (int k = 0; k < 1000; k++)
+        BOOST_CHECK(q.push_immediate(1, add)); // folded, even when full
+    BOOST_CHECK_EQUAL(q.size(), 2u);
+    BOOST_CHECK(q.front().immediate);
+    BOOST_CHECK_EQUAL(q.pop(), 1001);
+    BOOST_CHECK_EQUAL(q.pop(), 100);
+    timed_queue<int> full(1);
+    BOOST_CHECK(full.push(5, 100));
+    BOOST_CHECK(!full.push_immediate(1, add)); // nothing to fold into, no room
+}

@@ -260,6 +260,21 @@ def test_setter_applies_at_next_sample():
         blk.set_cfo(float("inf"))
 
 
+def test_setter_storm_keeps_the_latest_value():
+    """set_cfo() called far more often than the queue holds before any sample
+    is processed: the immediate commands fold into one, the NCO starts at
+    sample 0 with the last frequency, nothing is dropped and every call
+    counts as applied (the latest ones were once dropped as 'queue full')."""
+    blk = cohere.cfo_derotator_cc(FS)
+    for f in np.linspace(-4000.0, 1234.5, 5000):
+        blk.set_cfo(float(f))
+    y, tags = run(blk, np.ones(1000))
+    assert blk.commands_dropped() == 0 and blk.commands_applied() == 5000
+    assert [o for o, _ in tags["cfo_applied"]] == [0] and blk.cfo() == 1234.5
+    theta = 2 * np.pi * 1234.5 * np.arange(1000) / FS
+    assert np.max(np.abs(phase_error(y, theta))) < PHASE_TOL
+
+
 @pytest.mark.parametrize("args,name", [((0.0,), "samp_rate"), ((-1e6,), "samp_rate"),
                                        ((float("nan"),), "samp_rate"),
                                        ((FS, float("inf")), "cfo"),

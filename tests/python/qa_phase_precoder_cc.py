@@ -197,6 +197,29 @@ def test_setters_apply_at_next_sample():
         blk.set_gain(complex(1, float("inf")))
 
 
+def test_setter_storm_keeps_the_latest_value():
+    """Setters called far more often than the queue holds while no sample is
+    processed (a GUI slider before the flowgraph runs) lose nothing: the
+    immediate commands fold into one, the output holds the last phase and
+    gain from sample 0, and every call counts as applied (they once filled
+    the 1024-entry queue and the latest ones were dropped). A timed command
+    queued in between keeps its sample."""
+    blk = cohere.phase_precoder_cc()
+    phases = np.linspace(-3, 3, 5000)
+    for k, p in enumerate(phases):
+        blk.set_phase(float(p))
+        if k % 2:
+            blk.set_gain(complex(1 + k / 5000, 0))
+        if k == 2500:
+            blk.to_basic_block()._post(pmt.intern("cmd"), cmd(phase=0.5, time=40))
+    y, tags = run(blk, np.ones(60))
+    want_gain = 1 + 4999 / 5000
+    assert blk.commands_dropped() == 0 and blk.commands_applied() == 5000 + 2500 + 1
+    assert np.array_equal(y[:40], np.full(40, const(want_gain, 3.0)))
+    assert np.array_equal(y[40:], np.full(20, const(want_gain, 0.5)))
+    assert [o for o, _ in tags] == [0, 40]
+
+
 def test_setter_from_another_thread_while_running():
     """A setter called from another thread while the flowgraph runs (work()
     reads the command queue without its lock while nothing is queued) takes

@@ -44,7 +44,10 @@ namespace cohere {
  * At least one of `cfo` and `phase` is required. Messages that are not a
  * dict, have fields of the wrong type, non-finite values, no `cfo`/`phase`,
  * or a `time` already processed, are logged with the reason and dropped
- * (commands_dropped()); at most 1024 commands are pending.
+ * (commands_dropped()); at most 1024 commands are pending. Commands without
+ * `time` (and set_cfo() calls) that wait for the next sample fold into one,
+ * the later fields overwriting the earlier: any number of them keep the
+ * latest values.
  *
  * Stream tag consumed (when \p use_tags): `sync_peak`, a dict with optional
  * `cfo` (Hz), `phase` (rad, the received phase at the fractional sample

@@ -32,7 +32,9 @@ namespace cohere {
  * FLT_MAX (3.4e38: c is complex float), neither `phase` nor `gain`, or
  * a `time` already processed, are logged with the reason and dropped
  * (commands_dropped()); at most 1024 timed messages are pending (tags do
- * not count: any number of them apply).
+ * not count: any number of them apply). Commands without `time` (and setter
+ * calls) that wait for the next sample fold into one, the later fields
+ * overwriting the earlier: any number of them keep the latest values.
  *
  * Stream tag consumed: `phase_cmd` on an input sample, a dict with `phase`
  * and/or `gain` as above, applies at exactly that sample. Being in band, it

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(cfo_derotator_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(02d2c502918fcfa44149cfd4e50264ca) */
+/* BINDTOOL_HEADER_FILE_HASH(aa68dfa78675c6d510e6fd7fc8b32397) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(phase_precoder_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(8807a952a989149dde7230a2a0c955cb) */
+/* BINDTOOL_HEADER_FILE_HASH(6e8a1e1ca2f008a07ebff37edae2b7f6) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
