@@ -383,6 +383,34 @@ void preamble_detector_cc_impl::analyse_prestream(track& t)
     t.prestream_done = true;
 }
 
+void preamble_detector_cc_impl::analyse_poststream(track& t)
+{
+    // At the end of the stream, the window starts s = next .. ingested - 1
+    // that the steps leave out overlap the stream by q = ingested - s < len
+    // samples: metric |sum_{k<q} x[s + k] conj(p[k])|^2 / (E_q ||p||^2), E_q
+    // the energy of those q samples (the mirror of analyse_prestream). A
+    // preamble cut by the stream end peaks here, where fit_waiting() does not
+    // tag it; without these windows one of its sidelobes was the largest
+    // metric left, and was tagged at a start where nothing starts.
+    if (d_ingested <= t.next)
+        return;
+    const size_t n = static_cast<size_t>(d_ingested - t.next); // < len
+    const gr_complex* x = clean(static_cast<int64_t>(t.next), n);
+    const gr_complex* p = t.fit.preamble().data();
+    double e = 0.0;
+    for (size_t j = n; j-- > 0;) {
+        e += std::norm(std::complex<double>(x[j]));
+        gr_complex c;
+        volk_32fc_x2_conjugate_dot_prod_32fc(&c, x + j, p, static_cast<unsigned int>(n - j));
+        const double m = e > 0.0 ? std::norm(std::complex<double>(c)) / (e * t.norm2) : 0.0;
+        t.prestream[j] = static_cast<float>(std::min(m, 1.0));
+    }
+    d_found.clear();
+    t.picker.process(t.prestream.data(), n, t.next + t.len, d_found);
+    take_found(t);
+    t.next += n;
+}
+
 void preamble_detector_cc_impl::analyse(track& t, size_t id, bool flushing)
 {
     if (!t.prestream_done) {
@@ -459,6 +487,8 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
         t.last_start = start;
         if (start < 0)
             continue; // a preamble cut by the stream start: nothing to tag
+        if (start + static_cast<int64_t>(t.len) > static_cast<int64_t>(d_ingested))
+            continue; // cut by the stream end (only when flushing): likewise
         detection det{ static_cast<uint64_t>(start),
                        static_cast<int>(id),
                        t.fit.fit(clean(start - k_pad, t.len + 2 * k_pad)) };
@@ -491,6 +521,7 @@ void preamble_detector_cc_impl::flush()
     for (size_t i = 0; i < d_tracks.size(); i++) {
         auto& t = d_tracks[i];
         analyse(t, i, true);
+        analyse_poststream(t);
         kernels::peak pk;
         d_found.clear();
         if (t.picker.flush(pk))

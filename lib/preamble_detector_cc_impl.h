@@ -72,6 +72,7 @@ private:
         // The picker sees window starts from -(len - 1) on (the stream
         // preceded by zeros), so its indices are stream indices + len.
         std::vector<float> prestream; // metric of the starts -(len - 1) .. -1
+                                      // (and, at the end, of the last len - 1)
         bool prestream_done = false;
         std::unique_ptr<kernels::correlator> corr;
         kernels::screened_metric metric;
@@ -97,6 +98,7 @@ private:
     void analyse(track& t, size_t id, bool flushing);
     void fit_waiting(track& t, size_t id, bool flushing);
     void analyse_prestream(track& t);
+    void analyse_poststream(track& t);
     void take_found(track& t);
     static uint64_t pending_start(const track& t);
     void flush();

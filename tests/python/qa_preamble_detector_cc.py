@@ -380,6 +380,31 @@ def test_preamble_cut_by_the_stream_start_gives_no_tag():
         assert [round(t["index"]) for t in tags] == [2000], (q, [t["index"] for t in tags])
 
 
+def test_preamble_cut_by_the_stream_end_gives_no_tag():
+    """The mirror at the end: a stream that ends inside a preamble (its last
+    samples never received) gives no sync_peak. The last len - 1 window
+    starts are searched with zeros after the stream, so the cut preamble's
+    own peak, at a start whose preamble does not fit in the stream, keeps
+    its correlation sidelobes from being taken for a preamble: without them,
+    ZC(25, 256) cut to q samples was tagged 215 samples before its start with
+    amp 0.15, and ZC(25, 257) 185 samples before it, for every q tried. A full
+    preamble earlier in the stream, and one ending on the last sample, are
+    found."""
+    for root, n in ((25, 256), (25, 257)):
+        p = cohere.preambles.zadoff_chu(root, n)
+        for q in (n - 1, n - 8, n // 2, 20):
+            rng = np.random.default_rng(q)
+            x = noise(rng, 3000, 1e-4)
+            x[500:500 + n] += p
+            x[3000 - q:] += p[:q] * np.exp(1j * rng.uniform(-np.pi, np.pi))
+            _, tags, _, _ = run_detector(x, [p], keep_output=False)
+            assert [round(t["index"]) for t in tags] == [500], (n, q, [t["index"] for t in tags])
+        x = noise(np.random.default_rng(1), 3000, 1e-4)
+        x[3000 - n:] += p
+        _, tags, _, _ = run_detector(x, [p], keep_output=False)
+        assert [round(t["index"]) for t in tags] == [3000 - n]
+
+
 def test_level_independence():
     """The metric is invariant to the signal level: the same stream at
     amplitudes 1e-3 and 1e3 gives the same detections (offsets exactly;

@@ -47,7 +47,10 @@ namespace cohere {
  * their fractional starts round apart, and are still two detections. Window
  * starts before sample 0 are searched too, as if zeros preceded the stream: a
  * preamble cut by the stream start peaks there, where it cannot be tagged, and
- * its sidelobes after sample 0 fall in the holdoff (no tag). One ambiguity
+ * its sidelobes after sample 0 fall in the holdoff (no tag). Likewise at the
+ * end of the stream, the last N - 1 window starts are searched as if zeros
+ * followed it: a preamble cut by the stream end is not tagged, nor are its
+ * sidelobes before it. One ambiguity
  * remains: a periodic preamble cut by a multiple of its period L looks the
  * same as a full one at 0 whose end is missing, and may be tagged at 0 (with
  * about half its amplitude). At a half-sample offset the peak metric is

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(preamble_detector_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(4d8c3fffae788fbd16b88586fa7b8a57) */
+/* BINDTOOL_HEADER_FILE_HASH(8c7cee3b86ddf063b98716617b563602) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
