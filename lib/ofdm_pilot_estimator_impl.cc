@@ -99,8 +99,22 @@ void ofdm_pilot_estimator_impl::collect_frame_starts(uint64_t start, uint64_t en
                            pmt::write_string(pmt::dict_ref(tag.value, d_index_key, pmt::PMT_NIL)));
             continue;
         }
-        if (fi == field::ok)
+        if (fi == field::ok) {
             origin = std::llround(v);
+            // a detection's start is within a sample of its tag: one far
+            // ahead would hold every later frame back (frames are cut in
+            // stream order), so an index more than a symbol after its tag is
+            // malformed
+            if (origin > static_cast<int64_t>(tag.offset) + static_cast<int64_t>(d_lookback)) {
+                d_logger->warn("{} tag at {}: `index` {} is more than {} samples (one symbol) "
+                               "after the tag; frame dropped",
+                               pmt::symbol_to_string(d_tag_key),
+                               tag.offset,
+                               v,
+                               d_lookback);
+                continue;
+            }
+        }
         const int64_t first = origin + d_start_offset;
         // measured from the tag (never from this call's start, which depends
         // on the cuts); the tag is in this call, so the history reaches it

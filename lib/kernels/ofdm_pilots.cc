@@ -75,7 +75,7 @@ ofdm_pilots::ofdm_pilots(int fft_len,
                             p.real(),
                             p.imag(),
                             i));
-        d_pilot_energy += std::norm(p);
+        d_pilot_energy += std::norm(std::complex<double>(p));
     }
     d_pilot_values = pilot_values;
     d_fft = std::make_unique<gr::fft::fft_complex_fwd>(fft_len, 1);
@@ -100,13 +100,16 @@ gr_complex ofdm_pilots::process(const gr_complex* x,
     std::memcpy(d_fft->get_inbuf(), x + d_cp_len, d_fft_len * sizeof(gr_complex));
     d_fft->execute();
     const gr_complex* y = d_fft->get_outbuf();
-    gr_complex common(0, 0);
+    // the common value sum conj(P) Y / sum |P|^2 in double: each term is
+    // about |P|^2 |H|, outside float's range for pilots near the accepted
+    // limits (1e-15 or 1e15) even when H and every sample are ordinary floats
+    std::complex<double> acc(0.0, 0.0);
     for (size_t p = 0; p < d_pilot_bins.size(); p++) {
         const gr_complex yp = y[d_pilot_bins[p]] * d_scale;
         pilot_ls[p] = quotient(yp, d_pilot_values[p]);
-        common += std::conj(d_pilot_values[p]) * yp;
+        acc += std::conj(std::complex<double>(d_pilot_values[p])) * std::complex<double>(yp);
     }
-    common /= d_pilot_energy;
+    const gr_complex common(acc / d_pilot_energy);
     const size_t np = d_pilot_pos.size();
     size_t seg = 0; // pilots seg-1 and seg bracket the current data carrier
     for (size_t d = 0; d < d_data_bins.size(); d++) {

@@ -66,7 +66,7 @@ private:
     std::vector<int> d_pilot_bins, d_data_bins; // FFT bins
     std::vector<int> d_pilot_pos, d_data_pos;   // centred subcarrier indices
     std::vector<gr_complex> d_pilot_values;
-    float d_pilot_energy;
+    double d_pilot_energy; // sum |P|^2
     float d_scale;
 };
 

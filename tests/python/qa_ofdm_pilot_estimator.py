@@ -265,22 +265,27 @@ def test_overlapping_frame_starts_resolved_in_tag_order_whatever_the_cuts():
         assert frames == [1000, 1000], (max_items, frames)
 
 
-@pytest.mark.parametrize("scale", [1.001e-15, 0.999e15])  # float32 rounding at the limits
-def test_pilot_values_at_the_magnitude_limits(scale):
-    """Pilots at the accepted magnitude limits give the same common phase,
-    amplitude and LS pilots as unit pilots (float precision, 1e-4): their
-    powers stay normal floats (at 1e-23 or 1e20 the results were Inf/NaN)."""
+@pytest.mark.parametrize("scale,channel", [(1.001e-15, 1.0), (0.999e15, 1.0),  # float32 rounding
+                                           (1.001e-15, 1e-16), (0.999e15, 1e9)])
+def test_pilot_values_at_the_magnitude_limits(scale, channel):
+    """Pilots at the accepted magnitude limits, through channels of 1e-16 and
+    1e9 (samples 2e-31 and 2e24: ordinary floats), give the common phase,
+    amplitude and LS pilots of unit pilots (float precision, 1e-4): their
+    powers stay normal floats (at 1e-23 or 1e20 the results were Inf/NaN),
+    and the common value's sum of conj(P) Y, about |P|^2 |H| a term, is taken
+    in double (in float it gave common_amp 0 and Inf at these channels)."""
     rng = np.random.default_rng(9)
     cmap = ofdm.carrier_map(FFT)
     scaled = np.asarray(ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))) * scale
     data = qpsk(rng, (1, int(np.sum(cmap == ofdm.DATA)))) * scale
-    sig = ofdm.modulate(data, cmap, scaled, CP) * np.exp(0.5j)
-    stream = np.concatenate([np.zeros(100), sig, np.zeros(100)])
+    sig = ofdm.modulate(data, cmap, scaled, CP) * channel * np.exp(0.5j)
+    stream = np.concatenate([np.zeros(100), sig, np.zeros(100)]).astype(np.complex64)
+    assert np.all(np.isfinite(stream))
     out, _ = run_estimator(stream, [tag(100)], 1, cmap=cmap, pilots=scaled)
     meta = out[0][0]
     assert abs(meta["common_phase"] - 0.5) < 1e-4
-    assert meta["common_amp"] == pytest.approx(1.0, rel=1e-4)
-    assert np.allclose(meta["pilots"], np.exp(0.5j), atol=1e-4)
+    assert meta["common_amp"] == pytest.approx(channel, rel=1e-4)
+    assert np.allclose(np.asarray(meta["pilots"]) / channel, np.exp(0.5j), atol=1e-4)
 
 
 def test_modulate_cyclic_prefix_is_the_symbol_tail():
@@ -345,20 +350,42 @@ def test_sync_peak_with_a_malformed_index_is_dropped(index):
 
 
 def test_frames_are_cut_in_stream_order(capfd):
-    """A sync_peak whose `index` points ahead of a later tag's (3000 from a tag
-    at 100, then 200 from a tag at 200): frames are cut in stream order, so
-    the start before the accepted one is dropped (with a warning, as the
-    header says), whatever the cuts."""
+    """A sync_peak whose `index` points ahead of a later tag's (one symbol
+    after a tag at 1000, then one symbol before a tag at 1001): frames are
+    cut in stream order, so the start before the accepted one is dropped
+    (with a warning, as the header says), whatever the cuts."""
     rng = np.random.default_rng(13)
     cmap = ofdm.carrier_map(FFT)
     pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
     sig = ofdm.modulate(qpsk(rng, (1, int(np.sum(cmap == ofdm.DATA)))), cmap, pilots, CP)
+    sym = FFT + CP
     stream = np.zeros(4000, complex)
-    stream[200:200 + len(sig)] = sig
-    stream[3000:3000 + len(sig)] = sig
-    tags = [tag(100, "sync_peak", pmt.to_pmt({"index": 3000.0})),
-            tag(200, "sync_peak", pmt.to_pmt({"index": 200.0}))]
+    stream[1001 - sym:1001] = sig
+    stream[1000 + sym:1000 + 2 * sym] = sig
+    tags = [tag(1000, "sync_peak", pmt.to_pmt({"index": float(1000 + sym)})),
+            tag(1001, "sync_peak", pmt.to_pmt({"index": float(1001 - sym)}))]
     for max_items in (None, 1, 7):
         frames = frames_cut(stream.astype(np.complex64), tags, cmap, pilots, 1, max_items)
-        assert frames == [3000], (max_items, frames)
+        assert frames == [1000 + sym], (max_items, frames)
         assert "frames are cut in stream order" in "".join(capfd.readouterr())
+
+
+def test_an_index_far_after_its_tag_is_dropped(capfd):
+    """A sync_peak whose finite `index` lies more than one symbol after its
+    tag is malformed, dropped with a warning: one at 1e15 (tag at 10) used
+    to be accepted and then, frames being cut in stream order, held back
+    every later frame (none of the two real ones was posted)."""
+    rng = np.random.default_rng(14)
+    cmap = ofdm.carrier_map(FFT)
+    pilots = ofdm.pilot_sequence(int(np.sum(cmap == ofdm.PILOT)))
+    sig = ofdm.modulate(qpsk(rng, (1, int(np.sum(cmap == ofdm.DATA)))), cmap, pilots, CP)
+    stream = np.zeros(2000, complex)
+    stream[100:100 + len(sig)] = sig
+    stream[1000:1000 + len(sig)] = sig
+    tags = [tag(10, "sync_peak", pmt.to_pmt({"index": 1e15})),
+            tag(100, "sync_peak", pmt.to_pmt({"index": 100.2})),
+            tag(1001, "sync_peak", pmt.to_pmt({"index": 999.8}))]
+    for max_items in (None, 7):
+        frames = frames_cut(stream.astype(np.complex64), tags, cmap, pilots, 1, max_items)
+        assert frames == [100, 1000], (max_items, frames)
+        assert "after the tag; frame dropped" in "".join(capfd.readouterr())

@@ -34,8 +34,10 @@ namespace cohere {
  *   dict with `index` (a `sync_peak`), round(index) replaces the tag offset;
  *   the frame may then start up to fft_len + cp_len samples before the tag
  *   (a history of one symbol keeps them), further back it is dropped. A tag
- *   whose `index` is not a finite real number below 4e18 is dropped with a
- *   warning (its frame is not cut at the tag instead).
+ *   whose `index` is not a finite real number below 4e18, or lies more than
+ *   fft_len + cp_len samples after the tag (one such index far ahead would
+ *   hold back every later frame), is dropped with a warning (its frame is
+ *   not cut at the tag instead).
  *
  * Message produced on `symbols` (PDU: pair of meta dict and c32vector):
  * - data: the data subcarrier values in map order, raw (the superposed

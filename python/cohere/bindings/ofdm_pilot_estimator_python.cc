@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(ofdm_pilot_estimator.h) */
-/* BINDTOOL_HEADER_FILE_HASH(f5f01eff587cabc9d2e2d3e4848d68f7) */
+/* BINDTOOL_HEADER_FILE_HASH(b52dd4c97a2412827f2c7670be26700c) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
