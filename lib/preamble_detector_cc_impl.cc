@@ -472,11 +472,12 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
         if (!flushing && w.index + t.span + k_pad > d_ingested)
             break;
         int64_t start = static_cast<int64_t>(w.index) - static_cast<int64_t>(t.len);
+        int wrap = 0;
         if (t.span > 0) { // periodic preamble: the peak may be a sidelobe at a multiple of L
             const int64_t from = start - static_cast<int64_t>(t.span) - k_pad;
             // (zeros before the stream: a shift may land before it, then
             // it was a preamble cut by the stream start)
-            start += t.fit.best_shift(clean(from, 2 * t.span + t.len + 2 * k_pad));
+            start += t.fit.best_shift(clean(from, 2 * t.span + t.len + 2 * k_pad), wrap);
         }
         done++;
         // two sidelobes of one periodic preamble can land on the same start
@@ -491,7 +492,7 @@ void preamble_detector_cc_impl::fit_waiting(track& t, size_t id, bool flushing)
             continue; // cut by the stream end (only when flushing): likewise
         detection det{ static_cast<uint64_t>(start),
                        static_cast<int>(id),
-                       t.fit.fit(clean(start - k_pad, t.len + 2 * k_pad)) };
+                       t.fit.fit(clean(start - k_pad, t.len + 2 * k_pad), wrap) };
         auto it = std::upper_bound(
             d_pending.begin(), d_pending.end(), det.offset, [](uint64_t off, const detection& d) {
                 return off < d.offset;

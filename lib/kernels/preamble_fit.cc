@@ -233,10 +233,11 @@ double preamble_fit::halves_cfo(const gr_complex* x) const
     return std::arg(cd(v)) / (2.0 * M_PI * static_cast<double>(d_period));
 }
 
-long preamble_fit::best_shift(const gr_complex* x) const
+long preamble_fit::best_shift(const gr_complex* x, int& wrap) const
 {
     const size_t n = d_p.size();
     const long span = static_cast<long>(this->span());
+    wrap = 0;
     if (span == 0)
         return 0;
     long best = 0;
@@ -244,27 +245,31 @@ long preamble_fit::best_shift(const gr_complex* x) const
     for (long o = -span; o <= span; o += static_cast<long>(d_period)) {
         const gr_complex* w = x + k_lags + span + o; // window start
         const double f = halves_cfo(w);
-        derotate(w, d_scratch.data(), n, f, 0.0);
-        gr_complex c;
-        volk_32fc_x2_conjugate_dot_prod_32fc(
-            &c, d_scratch.data(), d_p.data(), static_cast<unsigned int>(n));
         double e = 0.0;
         for (size_t k = 0; k < n; k++)
             e += std::norm(cd(w[k]));
-        const double score = e > 0.0 ? std::norm(cd(c)) / e : 0.0;
-        // on a tie (within rounding) the earliest start: a preamble cut at
-        // the stream start by a multiple of L matches equally at its true
-        // start before the stream and at 0 (the rest of the window, where
-        // its end is missing, being empty)
-        if (score > best_score + 1e-6 * best_score) {
-            best_score = score;
-            best = o;
+        // the estimate first, so that its wrap wins a tie
+        for (const int k : { 0, -1, 1 }) {
+            derotate(w, d_scratch.data(), n, f + k / static_cast<double>(d_period), 0.0);
+            gr_complex c;
+            volk_32fc_x2_conjugate_dot_prod_32fc(
+                &c, d_scratch.data(), d_p.data(), static_cast<unsigned int>(n));
+            const double score = e > 0.0 ? std::norm(cd(c)) / e : 0.0;
+            // on a tie (within rounding) the earliest start: a preamble cut
+            // at the stream start by a multiple of L matches equally at its
+            // true start before the stream and at 0 (the rest of the window,
+            // where its end is missing, being empty)
+            if (score > best_score + 1e-6 * best_score) {
+                best_score = score;
+                best = o;
+                wrap = k;
+            }
         }
     }
     return best;
 }
 
-sync_fit preamble_fit::fit(const gr_complex* x) const
+sync_fit preamble_fit::fit(const gr_complex* x, int wrap) const
 {
     const size_t n = d_p.size();
     const unsigned int nu = static_cast<unsigned int>(n);
@@ -279,7 +284,7 @@ sync_fit preamble_fit::fit(const gr_complex* x) const
     const gr_complex* y = x;
     if (d_period > 0) {
         out.has_cfo = true;
-        out.cfo = halves_cfo(x + k_lags);
+        out.cfo = halves_cfo(x + k_lags) + wrap / static_cast<double>(d_period);
         derotate(x, d_scratch.data(), n + 2 * k_lags, out.cfo, static_cast<double>(k_lags));
         y = d_scratch.data();
     }

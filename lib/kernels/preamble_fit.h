@@ -89,6 +89,12 @@ struct sync_fit {
  * sidelobe only by sinc^2(f (N - L)): above about 0.45 / (2 L) the sidelobe
  * wins. best_shift() resolves this: among the peak and its shifts by
  * multiples of L, it picks the window whose CFO-compensated metric is largest.
+ * Near the edge of the range the estimate wraps by 1 / L (noise moves it
+ * across); a window compensated with a wrapped CFO scored low, and a shifted
+ * one won: the start came out L off. So each window is scored with the
+ * estimate and with it plus and minus 1 / L, and the wrap of the winner
+ * (the full preamble's correlation: the ML choice among the three) is kept
+ * for fit(). Its CFO can then lie just beyond 1 / (2 L).
  *
  * Not thread-safe: fit() and best_shift() share a scratch buffer.
  */
@@ -136,16 +142,20 @@ public:
      * \brief For a periodic preamble, the shift o in {-span .. span} (steps of
      * L) of the window start with the largest CFO-compensated metric.
      * \param x samples from peak - span() - k_lags to peak + span() + N + k_lags
+     * \param wrap set to the CFO wrap w in {-1, 0, 1} that won there: the CFO
+     *        is the halves estimate plus w / L (0 without period)
      * \return o, the preamble start is at peak + o (0 without period)
      */
-    long best_shift(const gr_complex* x) const;
+    long best_shift(const gr_complex* x, int& wrap) const;
 
     /*!
      * \brief Estimate at an integer peak.
      * \param x samples from peak - k_lags to peak + N - 1 + k_lags
      *        (N + 2 k_lags samples); non-finite samples must have been zeroed
+     * \param wrap periodic preambles: add wrap / L to the halves CFO estimate
+     *        (best_shift()'s choice)
      */
-    sync_fit fit(const gr_complex* x) const;
+    sync_fit fit(const gr_complex* x, int wrap = 0) const;
 
     //! The template R(tau) for |tau| <= k_lags + 1 (linear interpolation of the table).
     std::complex<double> autocorrelation(double tau) const;

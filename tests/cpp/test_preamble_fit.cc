@@ -207,14 +207,50 @@ BOOST_AUTO_TEST_CASE(best_shift_resolves_period_ambiguity)
     for (size_t k = 0; k < p.size(); k++)
         x[start + k] = p[k] * std::polar(1.0f, static_cast<float>(2 * M_PI * cfo * k - 1.0));
     for (long peak : { 472L, 600L, 728L }) {
-        const long shift = f.best_shift(x.data() + peak - 128 - preamble_fit::k_lags);
+        int wrap = 9;
+        const long shift = f.best_shift(x.data() + peak - 128 - preamble_fit::k_lags, wrap);
         BOOST_CHECK_EQUAL(peak + shift, static_cast<long>(start));
+        BOOST_CHECK_EQUAL(wrap, 0);
     }
     const auto r = f.fit(x.data() + start - preamble_fit::k_lags);
     BOOST_CHECK_SMALL(r.cfo - cfo, 1e-6);
     BOOST_CHECK_SMALL(r.delta, 1e-3);
     BOOST_CHECK_SMALL(std::arg(r.alpha * std::polar(1.0, 1.0)), 1e-3);
-    BOOST_CHECK_EQUAL(preamble_fit(zadoff_chu(7, 128)).best_shift(x.data()), 0);
+    int wrap = 9;
+    BOOST_CHECK_EQUAL(preamble_fit(zadoff_chu(7, 128)).best_shift(x.data(), wrap), 0);
+    BOOST_CHECK_EQUAL(wrap, 0);
+}
+
+// A CFO just beyond 1 / (2 L) (as noise puts an estimate near the edge): the
+// halves estimate wraps to f - 1 / L. Scored with it, every window was
+// decorrelated and a shifted one won (the start came out L off); with the
+// wraps +-1 / L tried, the true start and wrap +1 win, and fit() with that
+// wrap returns the true CFO and start phase.
+BOOST_AUTO_TEST_CASE(best_shift_resolves_a_wrapped_cfo)
+{
+    const auto half = zadoff_chu(7, 128);
+    std::vector<gr_complex> p(half);
+    p.insert(p.end(), half.begin(), half.end());
+    preamble_fit f(p);
+    const size_t start = 600;
+    for (const double cfo : { 1.05 / 256, -1.05 / 256, 0.98 / 256 }) {
+        std::vector<gr_complex> x(1500, gr_complex(0, 0));
+        for (size_t k = 0; k < p.size(); k++)
+            x[start + k] = p[k] * std::polar(1.0f, static_cast<float>(2 * M_PI * cfo * k - 1.0));
+        const int want_wrap = std::abs(cfo) > 1.0 / 256 ? (cfo > 0 ? 1 : -1) : 0;
+        for (long peak : { 472L, 600L, 728L }) {
+            int wrap = 9;
+            const long shift = f.best_shift(x.data() + peak - 128 - preamble_fit::k_lags, wrap);
+            BOOST_CHECK_EQUAL(peak + shift, static_cast<long>(start));
+            BOOST_CHECK_EQUAL(wrap, want_wrap);
+        }
+        const auto wrapped = f.fit(x.data() + start - preamble_fit::k_lags);
+        BOOST_CHECK_SMALL(wrapped.cfo - (cfo - want_wrap / 128.0), 1e-6);
+        const auto r = f.fit(x.data() + start - preamble_fit::k_lags, want_wrap);
+        BOOST_CHECK_SMALL(r.cfo - cfo, 1e-6);
+        BOOST_CHECK_SMALL(r.delta, 1e-3);
+        BOOST_CHECK_SMALL(std::arg(r.alpha * std::polar(1.0, 1.0)), 1e-3);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(periods)

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(preamble_detector_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(8c7cee3b86ddf063b98716617b563602) */
+/* BINDTOOL_HEADER_FILE_HASH(81baeba7c6d60091be587cddbeb33e0f) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
