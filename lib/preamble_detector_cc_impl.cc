@@ -27,6 +27,7 @@ constexpr size_t k_chunk = 8192;                               // samples ingest
 constexpr int64_t k_pad = kernels::preamble_fit::k_lags;       // lags before the peak
 constexpr double k_pfa = 1e-6;                                 // default false alarms per sample
 constexpr double k_floor = 0.01;                               // lowest default threshold
+constexpr double k_leak_snr = 1000.0; // 30 dB: SNR of the cross-detection check
 constexpr unsigned k_reader_history = 65536;                   // see set_history()
 constexpr double k_min_rms = 1e-15, k_max_rms = 1e15;          // preamble RMS magnitude
 
@@ -164,6 +165,22 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
         max_reach = std::max(max_reach, corr.input_span() - p.size() + 1);
         max_input = std::max(max_input, corr.input_span());
     }
+    // Several preambles: how far each one's correlator responds to the
+    // others (an occurrence of i whose metric on j's correlator crosses j's
+    // threshold is tagged as j too); _set_threshold() warns about it
+    for (size_t j = 0; j < d_tracks.size(); j++)
+        for (size_t i = 0; i < d_tracks.size(); i++) {
+            if (i == j)
+                continue;
+            long lag = 0;
+            const double m = kernels::cross_metric(
+                d_tracks[i].fit.preamble(), d_tracks[j].fit.preamble(), k_leak_snr, lag);
+            if (m > d_tracks[j].leak) {
+                d_tracks[j].leak = m;
+                d_tracks[j].leak_from = static_cast<int>(i);
+                d_tracks[j].leak_lag = lag;
+            }
+        }
     _set_threshold(threshold);
 
     // Bounds (see compact): the analysis keeps samples from the
@@ -216,9 +233,25 @@ preamble_detector_cc_impl::~preamble_detector_cc_impl() = default;
 
 void preamble_detector_cc_impl::_set_threshold(double threshold)
 {
-    for (auto& t : d_tracks)
-        t.picker.set_threshold(
-            static_cast<float>(threshold == 0.0 ? t.default_threshold : threshold));
+    for (size_t j = 0; j < d_tracks.size(); j++) {
+        auto& t = d_tracks[j];
+        const double th = threshold == 0.0 ? t.default_threshold : threshold;
+        t.picker.set_threshold(static_cast<float>(th));
+        if (t.leak_from >= 0 && t.leak >= th)
+            d_logger->warn("preamble {} received alone (30 dB) reaches metric {:.4f} on preamble "
+                           "{}'s correlator (window {} samples from its start), above that "
+                           "threshold {:.4f}: an occurrence of {} can be tagged as {} too. Use "
+                           "sequences with less cross-correlation (e.g. distinct Zadoff-Chu "
+                           "roots of a prime length) or a threshold above {:.4f}",
+                           t.leak_from,
+                           t.leak,
+                           j,
+                           t.leak_lag,
+                           th,
+                           t.leak_from,
+                           j,
+                           t.leak);
+    }
 }
 
 void preamble_detector_cc_impl::set_threshold(double threshold)

@@ -82,6 +82,11 @@ private:
         size_t span; // shifts tried for periodic preambles (fit.span())
         kernels::peak_picker picker;
         double default_threshold;
+        // the highest metric another preamble reaches on this one's
+        // correlator (received alone at 30 dB), which one, and where
+        double leak = 0.0;
+        int leak_from = -1;
+        long leak_lag = 0;
         uint64_t next = 0;                 // next metric index to compute
         bool have_last = false;            // last reported start (duplicate guard)
         int64_t last_start = 0;

@@ -9,9 +9,11 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #include "vector_ops.h" // COHERE_CLONES
+#include <volk/volk.h>
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
+#include <complex>
 #include <cstring>
 
 namespace gr {
@@ -299,6 +301,41 @@ size_t normalized_metric(const gr_complex* __restrict c,
         above += vb > th ? 1 : 0;
     }
     return static_cast<size_t>(above);
+}
+
+double cross_metric(const std::vector<gr_complex>& a,
+                    const std::vector<gr_complex>& b,
+                    double snr,
+                    long& lag)
+{
+    const long na = static_cast<long>(a.size()), nb = static_cast<long>(b.size());
+    lag = 0;
+    if (na == 0 || nb == 0 || !(snr > 0.0))
+        return 0.0;
+    std::vector<double> cum(a.size() + 1, 0.0); // cum[k] = sum_{m<k} |a[m]|^2
+    for (size_t k = 0; k < a.size(); k++)
+        cum[k + 1] = cum[k] + std::norm(std::complex<double>(a[k]));
+    double nb2 = 0.0;
+    for (const auto& v : b)
+        nb2 += std::norm(std::complex<double>(v));
+    const double s2 = cum.back() / static_cast<double>(na) / snr;
+    if (!(nb2 > 0.0) || !(s2 > 0.0))
+        return 0.0;
+    double best = 0.0;
+    for (long s = 1 - nb; s < na; s++) {
+        const long a0 = std::max(s, 0L), a1 = std::min(s + nb, na); // a's part in the window
+        gr_complex c;
+        volk_32fc_x2_conjugate_dot_prod_32fc(
+            &c, a.data() + a0, b.data() + (a0 - s), static_cast<unsigned int>(a1 - a0));
+        const double e = cum[static_cast<size_t>(a1)] - cum[static_cast<size_t>(a0)];
+        const double m = (std::norm(std::complex<double>(c)) + s2 * nb2) /
+                         ((e + static_cast<double>(nb) * s2) * nb2);
+        if (m > best) {
+            best = m;
+            lag = s;
+        }
+    }
+    return best;
 }
 
 } // namespace kernels

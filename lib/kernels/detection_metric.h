@@ -11,6 +11,7 @@
 #include <gnuradio/gr_complex.h>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace gr {
 namespace cohere {
@@ -84,6 +85,25 @@ COHERE_API size_t normalized_metric(const gr_complex* c,
                                     float threshold,
                                     float* metric,
                                     size_t n);
+
+/*!
+ * \brief How high the detection metric of preamble \p b climbs when preamble
+ * \p a is received alone, at per-sample SNR \p snr (white noise): the
+ * largest, over every window start s (relative to a's start) where the
+ * windows overlap a, of the expected metric
+ * (|c(s)|^2 + s2 ||b||^2) / ((E(s) + Nb s2) ||b||^2), with c(s) =
+ * sum_m a[s + m] conj(b[m]) and E(s) the energy of a in the window
+ * (s2 = mean |a|^2 / snr; a outside its samples is 0).
+ *
+ * Above b's threshold, an occurrence of a is also detected as b. Direct
+ * correlation, Na Nb operations (construction-time use).
+ *
+ * \param lag set to the s of the largest value
+ */
+COHERE_API double cross_metric(const std::vector<gr_complex>& a,
+                               const std::vector<gr_complex>& b,
+                               double snr,
+                               long& lag);
 
 } // namespace kernels
 } // namespace cohere

@@ -81,6 +81,13 @@ def ofdm_preamble(fft_len=256, active=None, cp_len=0, seed=0):
     fs / (2 pi L) arg(sum conj(x[k]) x[k + L]), unambiguous for
     |CFO| < fs / (2 L) = fs / fft_len.
 
+    Different seeds are independent random sequences, not a low
+    cross-correlation family: searched together, their metrics on each
+    other's correlators reach about 0.09 at fft_len 256 (above the default
+    threshold 0.053, so an occurrence can also be tagged with another id;
+    preamble_detector_cc warns at construction). For several preambles
+    searched at once prefer distinct Zadoff-Chu roots of a prime length.
+
     Args:
         fft_len: even, >= 8.
         active: occupied subcarriers (2..fft_len - 1); default 3/4 fft_len.

@@ -18,6 +18,7 @@ using namespace gr::cohere::kernels;
 
 namespace {
 using gr::cohere::test::gaussian;
+using gr::cohere::test::zadoff_chu;
 } // namespace
 
 // NaN, +-inf and values whose |x|^2 overflows become zeros in the analysis
@@ -130,4 +131,31 @@ BOOST_AUTO_TEST_CASE(noise_metric_is_beta)
         BOOST_TEST_INFO("N=" << len << " count " << count << " expected " << mean);
         BOOST_CHECK_LT(std::abs(static_cast<double>(count) - mean), 4.5 * sd);
     }
+}
+
+// cross_metric: a preamble against itself peaks at lag 0 with the expected
+// metric (||p||^2 + s2) / (||p||^2 + N s2); a delayed copy moves the lag;
+// a one-sample a against a two-sample b gives the hand-computed value.
+BOOST_AUTO_TEST_CASE(cross_metric_known_values)
+{
+    const auto p = zadoff_chu(7, 61); // unit magnitude: ||p||^2 = 61
+    const double snr = 100.0, s2 = 1.0 / snr;
+    long lag = 99;
+    const double m = cross_metric(p, p, snr, lag);
+    BOOST_CHECK_EQUAL(lag, 0);
+    BOOST_CHECK_CLOSE(m, (61.0 + s2) / (61.0 + 61.0 * s2), 1e-4);
+    std::vector<gr_complex> delayed(10, gr_complex(0, 0));
+    delayed.insert(delayed.end(), p.begin(), p.end());
+    // the zeros lower a's mean power: s2 = (61 / 71) / snr
+    const double s2d = 61.0 / 71.0 / snr;
+    BOOST_CHECK_CLOSE(cross_metric(delayed, p, snr, lag), (61.0 + s2d) / (61.0 + 61.0 * s2d), 1e-4);
+    BOOST_CHECK_EQUAL(lag, 10);
+    // a single sample against a two-sample b: every window holds it alone,
+    // |c|^2 = |b_m|^2 for the overlapping m, E = 1
+    const std::vector<gr_complex> a1{ gr_complex(1, 0) };
+    const std::vector<gr_complex> b2{ gr_complex(3, 0), gr_complex(0, 4) };
+    const double s2i = 1.0 / snr;
+    BOOST_CHECK_CLOSE(cross_metric(a1, b2, snr, lag), (16.0 + s2i * 25.0) / ((1.0 + 2.0 * s2i) * 25.0), 1e-4);
+    BOOST_CHECK_EQUAL(lag, -1); // a[0] meets b[1] in the window starting one before a
+    BOOST_CHECK_EQUAL(cross_metric(a1, b2, 0.0, lag), 0.0);
 }

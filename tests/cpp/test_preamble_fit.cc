@@ -5,6 +5,7 @@
 #define BOOST_TEST_MODULE test_preamble_fit
 #include "kernels/preamble_fit.h"
 #include <gnuradio/fft/fft.h>
+#include "test_signals.h"
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <complex>
@@ -12,19 +13,10 @@
 #include <vector>
 
 using namespace gr::cohere::kernels;
+using gr::cohere::test::zadoff_chu;
 
 namespace {
 using cd = std::complex<double>;
-
-std::vector<gr_complex> zadoff_chu(int root, int n)
-{
-    std::vector<gr_complex> p(static_cast<size_t>(n));
-    for (int k = 0; k < n; k++) {
-        const double arg = std::fmod(static_cast<double>(root) * k * (k + n % 2), 2.0 * n);
-        p[static_cast<size_t>(k)] = std::polar(1.0f, static_cast<float>(-M_PI * arg / n));
-    }
-    return p;
-}
 
 // A band-limited sequence: QPSK on the lowest 3/4 of the DFT bins (|k| < 3n/8).
 std::vector<gr_complex> band_limited(int n, unsigned seed)

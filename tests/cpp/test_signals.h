@@ -29,6 +29,17 @@ inline std::vector<gr_complex> gaussian(size_t n, unsigned seed, float scale = 1
     return v;
 }
 
+//! Zadoff-Chu sequence of root u and length n (unit magnitude).
+inline std::vector<gr_complex> zadoff_chu(int root, int n)
+{
+    std::vector<gr_complex> p(static_cast<size_t>(n));
+    for (int k = 0; k < n; k++) {
+        const double arg = std::fmod(static_cast<double>(root) * k * (k + n % 2), 2.0 * n);
+        p[static_cast<size_t>(k)] = std::polar(1.0f, static_cast<float>(-M_PI * arg / n));
+    }
+    return p;
+}
+
 } // namespace test
 } // namespace cohere
 } // namespace gr

@@ -37,7 +37,14 @@ namespace cohere {
  * N = 1024), but at least 0.01 (metric 0.01 is a per-sample SNR of -20 dB;
  * the floor keeps long preambles from triggering on mildly coloured noise or
  * interference, and such weak detections would be too noisy to use).
- * Searching K preambles gives up to K times the per-preamble rate.
+ * Searching K preambles gives up to K times the per-preamble rate. Each
+ * track detects on its own: an occurrence of preamble i is also tagged as j
+ * where i's metric on j's correlator crosses j's threshold. The constructor
+ * (and set_threshold()) computes that metric for every pair, i received
+ * alone at 30 dB, and logs a warning naming i, j, the metric and a threshold
+ * that avoids it (random two-halves OFDM preambles of N = 256 reach 0.09;
+ * distinct Zadoff-Chu roots of a prime length stay well below: 0.018 at
+ * N = 257).
  *
  * When the metric of preamble i crosses its threshold at n1, a window opens
  * that closes W samples after its latest maximum (at most 2 W after n1); the

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(preamble_detector_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(81baeba7c6d60091be587cddbeb33e0f) */
+/* BINDTOOL_HEADER_FILE_HASH(a773511506428205a6982be9c2fc5b84) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
