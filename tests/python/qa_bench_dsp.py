@@ -18,6 +18,8 @@ def test_run_returns_and_writes_rows(tmp_path):
     assert [r["baseline"] for r in rows] == ["blocks.rotator_cc", "blocks.multiply_const_cc",
                                              "blocks.copy"]
     for r in rows:
+        # all CPUs: ALL_CPU_FACTOR times the pinned runs (two-rate lottery)
+        assert r["repeat"] == 1 and r["repeat_all"] == bench_dsp.ALL_CPU_FACTOR
         assert r["msps"] > 0 and r["baseline_msps"] > 0
         assert abs(r["ratio"] - r["msps"] / r["baseline_msps"]) < 1e-12
         for part in (r, r["one_core"]):

@@ -308,7 +308,7 @@ def build_parser():
                     "baseline_msps, ratio, median_ratio, control_ratio, one_core: {...}}.")
     d.add_argument("--quick", action="store_true", help="short smoke run (numbers not meaningful)")
     d.add_argument("--samples", type=positive_int, default=None, help="samples per run (default 5e7)")
-    d.add_argument("--repeat", type=positive_int, default=None, help="runs per block, best reported (default 5)")
+    d.add_argument("--repeat", type=positive_int, default=None, help="runs per block pinned, best reported (default 5; 3 times as many on all CPUs)")
     d.add_argument("--json", default=None, metavar="FILE",
                    help="JSON results (default: <results>/bench/bench_dsp.json)")
     return p

@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-from .bench_dsp import cpu_sets, measure_pair, ratio_row
+from .bench_dsp import cpu_sets, measure_pair, ratio_row, runs_for
 from .common import results_dir
 
 TARGETS = {64: 1.0, 1024: 2.0}
@@ -86,7 +86,8 @@ def run(json_path=None, quick=False, lengths=(64, 1024), samples=None, repeat=No
         quick: short smoke run (2e6 samples, one run each; numbers not meaningful).
         lengths: preamble lengths N.
         samples: samples per run (default 4e7, quick 2e6).
-        repeat: interleaved runs per block (default 5, quick 1); best kept.
+        repeat: interleaved runs per block pinned (default 5, quick 1), best
+            kept; ALL_CPU_FACTOR times as many on all CPUs (bench_dsp).
 
     Returns:
         list of dicts, per N the null_source row then the noise-input row:
@@ -110,7 +111,7 @@ def run(json_path=None, quick=False, lengths=(64, 1024), samples=None, repeat=No
         for kind, suffix in SOURCES:
             timings = {label: measure_pair(make, make_base,
                                            lambda f: _time_block(f, samples, kind, noise),
-                                           repeat, cpus)
+                                           runs_for(label, repeat), cpus)
                        for label, cpus in cpu_sets()}
             row = ratio_row(f"preamble_detector_cc N={n}{suffix}",
                             f"digital.corr_est_cc N={n}", samples, repeat, timings,
