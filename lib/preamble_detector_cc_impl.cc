@@ -27,7 +27,6 @@ constexpr size_t k_chunk = 8192;                               // samples ingest
 constexpr int64_t k_pad = kernels::preamble_fit::k_lags;       // lags before the peak
 constexpr double k_pfa = 1e-6;                                 // default false alarms per sample
 constexpr double k_floor = 0.01;                               // lowest default threshold
-constexpr double k_leak_snr = 1000.0; // 30 dB: SNR of the cross-detection check
 constexpr unsigned k_reader_history = 65536;                   // see set_history()
 constexpr double k_min_rms = 1e-15, k_max_rms = 1e15;          // preamble RMS magnitude
 
@@ -141,7 +140,7 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
     checked_preambles(preambles);
     check_threshold(threshold);
     if (!(samp_rate > 0.0) || !std::isfinite(samp_rate))
-        throw std::invalid_argument("preamble_detector_cc: samp_rate must be > 0, got " +
+        throw std::invalid_argument("preamble_detector_cc: samp_rate must be finite and > 0, got " +
                                     std::to_string(samp_rate));
 
     // blocks of the screen (screened_metric): B <= N / 4 for the shortest
@@ -168,18 +167,13 @@ preamble_detector_cc_impl::preamble_detector_cc_impl(
     // Several preambles: how far each one's correlator responds to the
     // others (an occurrence of i whose metric on j's correlator crosses j's
     // threshold is tagged as j too); _set_threshold() warns about it
-    for (size_t j = 0; j < d_tracks.size(); j++)
-        for (size_t i = 0; i < d_tracks.size(); i++) {
-            if (i == j)
-                continue;
-            long lag = 0;
-            const double m = kernels::cross_metric(
-                d_tracks[i].fit.preamble(), d_tracks[j].fit.preamble(), k_leak_snr, lag);
-            if (m > d_tracks[j].leak) {
-                d_tracks[j].leak = m;
-                d_tracks[j].leak_from = static_cast<int>(i);
-                d_tracks[j].leak_lag = lag;
-            }
+    if (d_tracks.size() > 1)
+        for (size_t j = 0; j < d_tracks.size(); j++) {
+            d_tracks[j].leaks.resize(d_tracks.size());
+            for (size_t i = 0; i < d_tracks.size(); i++)
+                if (i != j)
+                    d_tracks[j].leaks[i] = kernels::cross_metric(d_tracks[i].fit.preamble(),
+                                                                 d_tracks[j].fit.preamble());
         }
     _set_threshold(threshold);
 
@@ -237,20 +231,27 @@ void preamble_detector_cc_impl::_set_threshold(double threshold)
         auto& t = d_tracks[j];
         const double th = threshold == 0.0 ? t.default_threshold : threshold;
         t.picker.set_threshold(static_cast<float>(th));
-        if (t.leak_from >= 0 && t.leak >= th)
-            d_logger->warn("preamble {} received alone (30 dB) reaches metric {:.4f} on preamble "
-                           "{}'s correlator (window {} samples from its start), above that "
-                           "threshold {:.4f}: an occurrence of {} can be tagged as {} too. Use "
-                           "sequences with less cross-correlation (e.g. distinct Zadoff-Chu "
-                           "roots of a prime length) or a threshold above {:.4f}",
-                           t.leak_from,
-                           t.leak,
+        for (size_t i = 0; i < t.leaks.size(); i++) {
+            const auto& l = t.leaks[i];
+            if (i == j || l.bound < th)
+                continue;
+            d_logger->warn("preamble {} received alone reaches metric {:.4f} on preamble {}'s "
+                           "correlator without noise (window {} samples from its start), up "
+                           "to {:.4f} with noise (at {:g} dB, 4 standard deviations): not below "
+                           "its threshold {:.4f}, so an occurrence of {} can be tagged as {} "
+                           "too. Use sequences with less cross-correlation (e.g. distinct "
+                           "Zadoff-Chu roots of a prime length) or a threshold above {:.4f}",
+                           i,
+                           l.metric,
                            j,
-                           t.leak_lag,
+                           l.lag,
+                           l.bound,
+                           l.bound_snr_db,
                            th,
-                           t.leak_from,
+                           i,
                            j,
-                           t.leak);
+                           l.bound);
+        }
     }
 }
 

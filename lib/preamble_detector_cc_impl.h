@@ -8,6 +8,7 @@
 #define INCLUDED_COHERE_PREAMBLE_DETECTOR_CC_IMPL_H
 
 #include "kernels/correlator.h"
+#include "kernels/detection_metric.h"
 #include "kernels/peak_picker.h"
 #include "kernels/preamble_fit.h"
 #include "kernels/screened_metric.h"
@@ -82,11 +83,9 @@ private:
         size_t span; // shifts tried for periodic preambles (fit.span())
         kernels::peak_picker picker;
         double default_threshold;
-        // the highest metric another preamble reaches on this one's
-        // correlator (received alone at 30 dB), which one, and where
-        double leak = 0.0;
-        int leak_from = -1;
-        long leak_lag = 0;
+        // how each other preamble shows on this one's correlator
+        // (kernels::cross_metric; the entry of this preamble itself unused)
+        std::vector<kernels::cross_leak> leaks;
         uint64_t next = 0;                 // next metric index to compute
         bool have_last = false;            // last reported start (duplicate guard)
         int64_t last_start = 0;

@@ -12,6 +12,7 @@
 #include <volk/volk.h>
 #include <algorithm>
 #include <cfloat>
+#include <cmath>
 #include <cstdint>
 #include <complex>
 #include <cstring>
@@ -303,39 +304,53 @@ size_t normalized_metric(const gr_complex* __restrict c,
     return static_cast<size_t>(above);
 }
 
-double cross_metric(const std::vector<gr_complex>& a,
-                    const std::vector<gr_complex>& b,
-                    double snr,
-                    long& lag)
+cross_leak cross_metric(const std::vector<gr_complex>& a,
+                        const std::vector<gr_complex>& b,
+                        double z)
 {
+    cross_leak out;
     const long na = static_cast<long>(a.size()), nb = static_cast<long>(b.size());
-    lag = 0;
-    if (na == 0 || nb == 0 || !(snr > 0.0))
-        return 0.0;
+    if (na == 0 || nb == 0)
+        return out;
     std::vector<double> cum(a.size() + 1, 0.0); // cum[k] = sum_{m<k} |a[m]|^2
     for (size_t k = 0; k < a.size(); k++)
         cum[k + 1] = cum[k] + std::norm(std::complex<double>(a[k]));
     double nb2 = 0.0;
     for (const auto& v : b)
         nb2 += std::norm(std::complex<double>(v));
-    const double s2 = cum.back() / static_cast<double>(na) / snr;
-    if (!(nb2 > 0.0) || !(s2 > 0.0))
-        return 0.0;
-    double best = 0.0;
+    const double pa = cum.back() / static_cast<double>(na);
+    if (!(nb2 > 0.0) || !(pa > 0.0))
+        return out;
+    const double low = std::max(0.0, 1.0 - z / std::sqrt(static_cast<double>(nb)));
+    double s2_grid[61];
+    for (int db = 0; db <= 60; db++)
+        s2_grid[db] = pa * std::pow(10.0, -db / 10.0);
     for (long s = 1 - nb; s < na; s++) {
         const long a0 = std::max(s, 0L), a1 = std::min(s + nb, na); // a's part in the window
-        gr_complex c;
+        gr_complex cf;
         volk_32fc_x2_conjugate_dot_prod_32fc(
-            &c, a.data() + a0, b.data() + (a0 - s), static_cast<unsigned int>(a1 - a0));
+            &cf, a.data() + a0, b.data() + (a0 - s), static_cast<unsigned int>(a1 - a0));
+        const double c2 = std::norm(std::complex<double>(cf)), c = std::sqrt(c2);
         const double e = cum[static_cast<size_t>(a1)] - cum[static_cast<size_t>(a0)];
-        const double m = (std::norm(std::complex<double>(c)) + s2 * nb2) /
-                         ((e + static_cast<double>(nb) * s2) * nb2);
-        if (m > best) {
-            best = m;
-            lag = s;
+        if (e > 0.0 && c2 / (e * nb2) > out.metric) {
+            out.metric = c2 / (e * nb2);
+            out.lag = s;
+        }
+        for (int db = 0; db <= 60; db++) {
+            const double s2 = s2_grid[db];
+            const double sw2 = s2 * nb2;
+            const double m = (c2 + std::sqrt(2.0) * z * c * std::sqrt(sw2) + sw2) /
+                             ((e + static_cast<double>(nb) * s2 * low) * nb2);
+            if (m > out.bound) {
+                out.bound = m;
+                out.bound_lag = s;
+                out.bound_snr_db = db;
+            }
         }
     }
-    return best;
+    out.metric = std::min(out.metric, 1.0);
+    out.bound = std::min(out.bound, 1.0);
+    return out;
 }
 
 } // namespace kernels

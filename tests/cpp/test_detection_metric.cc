@@ -133,29 +133,39 @@ BOOST_AUTO_TEST_CASE(noise_metric_is_beta)
     }
 }
 
-// cross_metric: a preamble against itself peaks at lag 0 with the expected
-// metric (||p||^2 + s2) / (||p||^2 + N s2); a delayed copy moves the lag;
-// a one-sample a against a two-sample b gives the hand-computed value.
+// cross_metric: a preamble against itself gives metric 1 at lag 0 (and a
+// bound clamped to 1); a delayed copy moves the lag; a one-sample a against
+// a two-sample b gives the hand-computed metric, and the bound is the
+// formula's largest value over the 0..60 dB grid.
 BOOST_AUTO_TEST_CASE(cross_metric_known_values)
 {
-    const auto p = zadoff_chu(7, 61); // unit magnitude: ||p||^2 = 61
-    const double snr = 100.0, s2 = 1.0 / snr;
-    long lag = 99;
-    const double m = cross_metric(p, p, snr, lag);
-    BOOST_CHECK_EQUAL(lag, 0);
-    BOOST_CHECK_CLOSE(m, (61.0 + s2) / (61.0 + 61.0 * s2), 1e-4);
+    const auto p = zadoff_chu(7, 61);
+    auto l = cross_metric(p, p);
+    BOOST_CHECK_EQUAL(l.lag, 0);
+    BOOST_CHECK_CLOSE(l.metric, 1.0, 1e-4);
+    BOOST_CHECK_CLOSE(l.bound, 1.0, 1e-9);
     std::vector<gr_complex> delayed(10, gr_complex(0, 0));
     delayed.insert(delayed.end(), p.begin(), p.end());
-    // the zeros lower a's mean power: s2 = (61 / 71) / snr
-    const double s2d = 61.0 / 71.0 / snr;
-    BOOST_CHECK_CLOSE(cross_metric(delayed, p, snr, lag), (61.0 + s2d) / (61.0 + 61.0 * s2d), 1e-4);
-    BOOST_CHECK_EQUAL(lag, 10);
-    // a single sample against a two-sample b: every window holds it alone,
-    // |c|^2 = |b_m|^2 for the overlapping m, E = 1
+    l = cross_metric(delayed, p);
+    BOOST_CHECK_EQUAL(l.lag, 10);
+    BOOST_CHECK_CLOSE(l.metric, 1.0, 1e-4);
+
     const std::vector<gr_complex> a1{ gr_complex(1, 0) };
     const std::vector<gr_complex> b2{ gr_complex(3, 0), gr_complex(0, 4) };
-    const double s2i = 1.0 / snr;
-    BOOST_CHECK_CLOSE(cross_metric(a1, b2, snr, lag), (16.0 + s2i * 25.0) / ((1.0 + 2.0 * s2i) * 25.0), 1e-4);
-    BOOST_CHECK_EQUAL(lag, -1); // a[0] meets b[1] in the window starting one before a
-    BOOST_CHECK_EQUAL(cross_metric(a1, b2, 0.0, lag), 0.0);
+    l = cross_metric(a1, b2);
+    BOOST_CHECK_EQUAL(l.lag, -1); // a[0] meets b[1] in the window starting one before a
+    BOOST_CHECK_CLOSE(l.metric, 16.0 / 25.0, 1e-4);
+    // window -1: |c|^2 = 16, window 0: 9; E = 1, ||b||^2 = 25, mean |a|^2 = 1
+    const double z = 4.0, low = std::max(0.0, 1.0 - z / std::sqrt(2.0));
+    double want = 0.0;
+    for (const double c2 : { 16.0, 9.0 })
+        for (int db = 0; db <= 60; db++) {
+            const double s2 = std::pow(10.0, -db / 10.0), sw2 = 25.0 * s2;
+            want = std::max(want,
+                            (c2 + std::sqrt(2.0) * z * std::sqrt(c2) * std::sqrt(sw2) + sw2) /
+                                ((1.0 + 2.0 * s2 * low) * 25.0));
+        }
+    BOOST_CHECK_CLOSE(l.bound, std::min(want, 1.0), 1e-6);
+    BOOST_CHECK(l.bound > l.metric);
+    BOOST_CHECK_EQUAL(cross_metric(a1, std::vector<gr_complex>{}).bound, 0.0);
 }

@@ -40,11 +40,15 @@ namespace cohere {
  * Searching K preambles gives up to K times the per-preamble rate. Each
  * track detects on its own: an occurrence of preamble i is also tagged as j
  * where i's metric on j's correlator crosses j's threshold. The constructor
- * (and set_threshold()) computes that metric for every pair, i received
- * alone at 30 dB, and logs a warning naming i, j, the metric and a threshold
- * that avoids it (random two-halves OFDM preambles of N = 256 reach 0.09;
- * distinct Zadoff-Chu roots of a prime length stay well below: 0.018 at
- * N = 257).
+ * (and set_threshold()) computes, for every pair, the largest metric of i
+ * received alone on j's correlator without noise and a bound with noise
+ * (the leak's fluctuation at 4 standard deviations, over 0..60 dB), and
+ * logs a warning for each pair whose bound reaches j's threshold, naming
+ * both and the bound as the threshold that avoids it. Random two-halves
+ * OFDM preambles of N = 256 reach 0.09 without noise and 0.12 with it (a
+ * threshold just above 0.09 still left wrong-id tags from 3 to 40 dB, one
+ * above 0.124 none in 2800 occurrences); distinct Zadoff-Chu roots of a
+ * prime length stay well below (0.018 without noise at N = 257).
  *
  * When the metric of preamble i crosses its threshold at n1, a window opens
  * that closes W samples after its latest maximum (at most 2 W after n1); the
@@ -60,7 +64,10 @@ namespace cohere {
  * sidelobes before it. One ambiguity
  * remains: a periodic preamble cut by a multiple of its period L looks the
  * same as a full one at 0 whose end is missing, and may be tagged at 0 (with
- * about half its amplitude). At a half-sample offset the peak metric is
+ * about half its amplitude); at the stream end likewise, a periodic
+ * preamble cut by a multiple of L may be tagged one or more periods before
+ * its start (an audit: two halves of 128 cut by 128, 2 of 40 runs at CFO 0,
+ * 39 of 40 at 0.97 of the CFO range). At a half-sample offset the peak metric is
  * about sinc^2(1/2) = 0.41 with a spread of order 1 / sqrt(N) that depends on
  * the sequence, against default thresholds of 0.37 (N = 31) and 0.26
  * (N = 48): at 30 dB, 8 % of random-phase and 23 % of BPSK occurrences
@@ -89,7 +96,13 @@ namespace cohere {
  * or many-part preambles, whose default thresholds are higher, lose the
  * upper part of the range even at 20 dB (an audit found N = 16 detected
  * only below about 0.4 of it, N = 32 below 0.7, 10 parts of 16 below 0.5;
- * N >= 64 with two halves over all of it). Their occurrences must be N + 2 S samples
+ * N >= 64 with two halves over all of it). Repeated Zadoff-Chu sequences
+ * are ambiguous in start and CFO together: a CFO of samp_rate / L is the
+ * same as a cyclic shift of (u^-1 mod L) samples of the root u, so near the
+ * edge of the range their start and `cfo` can both be off (ZC(5, 61) twice
+ * at 0.97 of it: 187 of 200 at -12 samples and -samp_rate / L). Use
+ * two-halves OFDM (ofdm_preamble) or random-QPSK halves for periodic
+ * preambles. Their occurrences must be N + 2 S samples
  * apart, S = (N - 1) / L * L the largest shift (others: N): the crossings
  * are ignored for N + S samples after the picked maximum, which a frequency
  * offset can put on a sidelobe up to S after the start. With N + S to
@@ -146,8 +159,10 @@ namespace cohere {
  * \param samp_rate sample rate in Hz (for `cfo`)
  *
  * \throws std::invalid_argument for no preambles, a preamble shorter than 16
- *         or longer than 4096 samples or with non-finite or zero samples only,
- *         a threshold outside (0, 1) other than 0, or samp_rate <= 0.
+ *         or longer than 4096 samples, with a non-finite sample or an RMS
+ *         outside 1e-15..1e15,
+ *         a threshold outside (0, 1) other than 0, or a samp_rate that is
+ *         not finite and > 0.
  */
 class COHERE_API preamble_detector_cc : virtual public gr::block
 {

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(preamble_detector_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(a773511506428205a6982be9c2fc5b84) */
+/* BINDTOOL_HEADER_FILE_HASH(2edc80a70e576300c096dd8bc49a4c74) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
@@ -33,8 +33,9 @@ per preamble: false alarms 1e-6 per sample, at least 0.01. One detection per
 occurrence (largest metric within N samples of the crossing).
 
 Stream tag `sync_peak` at the peak sample, a dict: index (fractional start
-sample), phase (rad), amp, snr_db, cfo (Hz, periodic preambles only), preamble
-(id). Message port `sync`: the same dict plus time (the tag's sample index).
+sample), phase (rad), phase_at (the fractional sample where phase holds:
+index with a measured CFO, else the preamble's energy centroid), amp,
+snr_db, cfo (Hz, periodic preambles only), preamble (id). Message port `sync`: the same dict plus time (the tag's sample index).
 NaN/Inf input samples count as zeros for the detector.
 
 Args:
@@ -42,8 +43,10 @@ Args:
     threshold: metric threshold in (0, 1) for all preambles; 0 = per-preamble default
     samp_rate: sample rate in Hz (for cfo)
 
-Raises ValueError for no preambles, a bad length, a threshold outside (0, 1)
-other than 0, or samp_rate <= 0.
+Raises ValueError for no preambles, a bad length, a non-finite sample, an RMS
+outside 1e-15..1e15, a threshold outside (0, 1) other than 0, or a samp_rate
+that is not finite and > 0. Logs a warning when one preamble reaches
+another's threshold (it would be tagged with both ids).
 )doc")
         .def(py::init(&preamble_detector_cc::make),
              py::arg("preambles"),
