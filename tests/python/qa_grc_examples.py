@@ -342,12 +342,28 @@ def test_blocks_with_defaults_validate(grc):
     ("cohere_virtual_radio_sink_c", "nchan", "0"),
     ("cohere_virtual_radio_sink_c", "timeout_ms", "20000"),
     ("cohere_virtual_radio_sink_c", "hub", "no_such_testbed"),
+    # values the constructors refuse (an audit found the asserts let them by)
+    ("cohere_preamble_detector_cc", "preambles", "[[0j] * 64]"),
+    ("cohere_preamble_detector_cc", "preambles", "[[1e-20] * 64]"),
+    ("cohere_preamble_detector_cc", "preambles", "[[1, float('nan')] * 32]"),
+    ("cohere_preamble_detector_cc", "samp_rate", "float('inf')"),
+    ("cohere_cfo_derotator_cc", "cfo", "float('inf')"),
+    ("cohere_cfo_derotator_cc", "samp_rate", "float('inf')"),
+    ("cohere_ofdm_pilot_estimator", "pilot_values", "[0] * 4"),
+    ("cohere_burst_scheduler_cc", "echo_phase", "float('nan')"),
+    ("cohere_burst_scheduler_cc", "echo_offset", "2 ** 62 + 1"),
 ])
 def test_invalid_values_flagged(grc, key, param, value):
     """An invalid parameter value (range, per-node list length, type, unknown testbed id)
     makes GRC report an error on that block, before any code is generated."""
     platform, _ = grc
     fg, blocks = _default_flow_graph(platform)
+    if key not in blocks:  # a DSP block, unconnected: its own asserts still run
+        blocks[key] = fg.new_block(key)
+        blocks[key].params["id"].set_value(key + "_0")
+        _check(fg)
+        assert not [m for elem, m in blocks[key].iter_error_messages() if not elem.is_port], \
+            f"{key}: errors with the default values"
     blocks[key].params[param].set_value(value)
     _, errors = _check(fg)
     # errors of the block itself (assertions) and of its params; not "port not connected"

@@ -74,7 +74,8 @@ namespace cohere {
  * \param use_tags apply `sync_peak` tags
  *
  * \throws std::invalid_argument naming the argument for a non-positive or
- *         non-finite samp_rate or a non-finite cfo.
+ *         non-finite samp_rate, a non-finite cfo, or a cfo whose phase step
+ *         2 pi cfo / samp_rate overflows (naming both).
  */
 class COHERE_API cfo_derotator_cc : virtual public gr::sync_block
 {

@@ -75,9 +75,9 @@ public:
     virtual double phase() const = 0;
     //! Gain in effect.
     virtual gr_complex gain() const = 0;
-    //! Changes applied so far (messages and setter calls).
+    //! Changes applied so far (messages, setter calls and `phase_cmd` tags).
     virtual uint64_t commands_applied() const = 0;
-    //! Messages dropped so far (malformed, late, queue full).
+    //! Messages and `phase_cmd` tags dropped so far (malformed, late, queue full).
     virtual uint64_t commands_dropped() const = 0;
 };
 

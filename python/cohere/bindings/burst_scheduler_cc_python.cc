@@ -42,7 +42,9 @@ gain, amp_scale, once). Tags consumed: `sync_peak` (triggers the echo entry
 of its preamble, else entry -1: waveform * gain * (amp_scale * amp when
 amp_scale > 0) * exp(j rot) at T = round(index) + offset or T = time, rot =
 +phase, -phase or the fixed phase; once entries are removed when
-triggered), `response_pending`. Tags produced: tx_sob + tx_time on the
+triggered), `response_pending`, and in-band `echo` (dict, as the echo
+message) and `burst` (PDU, as the burst message) tags at their RX index.
+Tags produced: tx_sob + tx_time on the
 first, tx_eob on the last sample of every transmitted segment.
 
 Args:

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(cfo_derotator_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(aa68dfa78675c6d510e6fd7fc8b32397) */
+/* BINDTOOL_HEADER_FILE_HASH(8920d3e825b787ebdc5c9805fa952d78) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
@@ -35,14 +35,18 @@ phase error of the output < 3.5e-7 rad at any sample.
 Message port `cmd`: dict with `cfo` (Hz) and/or `phase` (rad, theta at the
 application sample), optional `time` (uint64 sample index; default: next
 sample). Malformed or late messages are logged and dropped.
-With use_tags, `sync_peak` tags (dict cfo, phase, index) retune at the tag so
-that the preamble has phase 0 at `index`. Each retune tags `cfo_applied`
+With use_tags, `sync_peak` tags (dict cfo, phase, index, phase_at) retune at
+the tag so that the preamble has phase 0 where the detector's phase holds
+(`phase_at`, else `index`). Each retune tags `cfo_applied`
 (dict cfo, phase, time) on its output sample.
 
 Args:
     samp_rate: sample rate in Hz (> 0)
     cfo: initial offset to remove (Hz)
     use_tags: apply sync_peak tags
+
+Raises ValueError for a samp_rate that is not finite and > 0, or a cfo that
+is not finite or whose phase step 2 pi cfo / samp_rate overflows.
 )doc")
         .def(py::init(&cfo_derotator_cc::make),
              py::arg("samp_rate"),

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(phase_precoder_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(6e8a1e1ca2f008a07ebff37edae2b7f6) */
+/* BINDTOOL_HEADER_FILE_HASH(5e27659f000725a67363fb1563e2f30d) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
@@ -29,7 +29,10 @@ Phase-coded-pilot precoder: y[n] = gain exp(j phase) x[n].
 Message port `cmd`: dict with `phase` (rad) and/or `gain` (real or complex),
 optional `time` (uint64 sample index; default: next sample). The change lands
 exactly on that sample and is tagged `phase_applied` (dict phase, gain,
-time). Malformed or late messages are logged and dropped.
+time). Malformed or late messages are logged and dropped. A `phase_cmd`
+stream tag (dict phase and/or gain) applies at exactly its sample (in band,
+never late). Commands without time and setter calls fold into one until the
+next sample.
 
 Args:
     phase: initial phase (rad)
