@@ -136,7 +136,7 @@ burst_scheduler_cc_impl::burst_scheduler_cc_impl(double samp_rate,
         throw std::invalid_argument("burst_scheduler_cc: latency must be >= 0, got " +
                                     std::to_string(latency));
     echo_entry initial =
-        checked_echo(echo_waveform, echo_offset, echo_preamble, echo_phase_mode, echo_phase);
+        checked_echo(echo_waveform, echo_offset, echo_preamble, echo_phase_mode, echo_phase, "echo_");
     if (initial.waveform)
         d_echoes.emplace(echo_preamble, std::move(initial));
 
@@ -181,18 +181,19 @@ std::string burst_scheduler_cc_impl::mode_name(phase_mode mode)
     }
 }
 
-std::string burst_scheduler_cc_impl::echo_error(const echo_entry& e) const
+std::string burst_scheduler_cc_impl::echo_error(const echo_entry& e,
+                                                const std::string& names) const
 {
     if (!std::isfinite(e.phase))
-        return "echo_phase must be finite, got " + std::to_string(e.phase);
+        return names + "phase must be finite, got " + std::to_string(e.phase);
     if (e.time < 0) {
         const int64_t min_offset = static_cast<int64_t>(d_lookahead) + d_latency;
         if (e.waveform && e.offset < min_offset)
-            return "echo_offset must be >= lookahead + latency = " +
+            return names + "offset must be >= lookahead + latency = " +
                    std::to_string(min_offset) + " (the minimum turnaround), got " +
                    std::to_string(e.offset);
         if (e.offset > static_cast<int64_t>(max_time))
-            return "echo_offset must be <= 2^62, got " + std::to_string(e.offset);
+            return names + "offset must be <= 2^62, got " + std::to_string(e.offset);
     } else if (e.time > static_cast<int64_t>(max_time)) {
         return "`time` must be <= 2^62, got " + std::to_string(e.time);
     }
@@ -216,25 +217,26 @@ burst_scheduler_cc_impl::checked_echo(const std::vector<gr_complex>& waveform,
                                       int64_t offset,
                                       int64_t preamble,
                                       const std::string& mode,
-                                      double phase) const
+                                      double phase,
+                                      const std::string& names) const
 {
     echo_entry e;
     if (!parse_mode(mode, e.mode))
         throw std::invalid_argument(
-            "burst_scheduler_cc: echo_phase_mode must be 'plus', 'minus' or 'fixed', got '" +
+            "burst_scheduler_cc: " + names + "phase_mode must be 'plus', 'minus' or 'fixed', got '" +
             mode + "'");
     if (preamble < -1)
         throw std::invalid_argument(
-            "burst_scheduler_cc: echo_preamble must be >= 0, or -1 for any, got " +
+            "burst_scheduler_cc: " + names + "preamble must be >= 0, or -1 for any, got " +
             std::to_string(preamble));
     if (!all_finite(waveform))
         throw std::invalid_argument(
-            "burst_scheduler_cc: echo_waveform must contain finite values only");
+            "burst_scheduler_cc: " + names + "waveform must contain finite values only");
     if (!waveform.empty())
         e.waveform = std::make_shared<const std::vector<gr_complex>>(waveform);
     e.offset = offset;
     e.phase = phase;
-    const std::string error = echo_error(e);
+    const std::string error = echo_error(e, names);
     if (!error.empty())
         throw std::invalid_argument("burst_scheduler_cc: " + error);
     return e;
@@ -246,7 +248,7 @@ void burst_scheduler_cc_impl::set_echo(const std::vector<gr_complex>& waveform,
                                        const std::string& phase_mode,
                                        double phase)
 {
-    echo_entry e = checked_echo(waveform, offset, preamble, phase_mode, phase);
+    echo_entry e = checked_echo(waveform, offset, preamble, phase_mode, phase, "");
     std::lock_guard<std::mutex> lock(d_echo_mutex);
     if (e.waveform)
         d_echoes[preamble] = std::move(e);
@@ -655,7 +657,7 @@ void burst_scheduler_cc_impl::handle_echo(const pmt::pmt_t& msg)
         } else if (!e.waveform) {
             error = "no entry for this preamble and no `waveform`";
         } else {
-            error = echo_error(e);
+            error = echo_error(e, "");
             if (error.empty())
                 d_echoes[preamble] = std::move(e);
         }

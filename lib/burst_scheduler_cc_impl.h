@@ -96,14 +96,18 @@ private:
     };
     typedef std::map<int64_t, echo_entry> echo_table;
 
-    //! The entry built from set_echo()'s arguments (null waveform when empty).
+    //! The entry built from set_echo()'s arguments (null waveform when
+    //! empty); errors name them with the prefix \p names.
     echo_entry checked_echo(const std::vector<gr_complex>& waveform,
                             int64_t offset,
                             int64_t preamble,
                             const std::string& mode,
-                            double phase) const;
-    //! Why an entry is invalid ("" when valid), naming set_echo()'s arguments.
-    std::string echo_error(const echo_entry& e) const;
+                            double phase,
+                            const std::string& names) const;
+    //! Why e is invalid (empty if valid); \p names prefixes the argument
+    //! names: "echo_" for the constructor's, "" for set_echo's and the
+    //! message fields.
+    std::string echo_error(const echo_entry& e, const std::string& names) const;
     //! The entry of \p preamble or a new entry's defaults (caller holds d_echo_mutex).
     echo_entry find_echo(int64_t preamble) const;
     echo_entry echo_of(int64_t preamble) const; // locks

@@ -365,7 +365,7 @@ def test_malformed_messages_and_tags(capfd):
     for _, reason in BAD_BURSTS:
         assert reason in log, reason
     for reason in ("decision message is not a dict", "without `event`", "treated as `none`",
-                   "echo_offset must be >= lookahead + latency", "echo_phase_mode",
+                   "offset must be >= lookahead + latency", "phase_mode",
                    "sync_peak tag at 300 is not a dict", "`index` must be",
                    "response_pending tag at 700", "(FLT_MAX) when amp_scale is 0",
                    "`once` must be a bool"):
@@ -405,8 +405,13 @@ def test_invalid_constructor_args(kw, name):
     with pytest.raises(ValueError, match=name):
         cohere.burst_scheduler_cc(**args)
     s = cohere.burst_scheduler_cc(FS, 100, 10)
-    with pytest.raises(ValueError, match="echo_offset"):
+    # set_echo's errors name its own arguments (offset, not echo_offset)
+    with pytest.raises(ValueError, match="burst_scheduler_cc: offset must be >= lookahead"):
         s.set_echo([1], 109)
+    with pytest.raises(ValueError, match="burst_scheduler_cc: phase_mode must be"):
+        s.set_echo([1], 110, phase_mode="up")
+    with pytest.raises(ValueError, match="burst_scheduler_cc: phase must be finite"):
+        s.set_echo([1], 110, phase_mode="fixed", phase=float("nan"))
     s.set_echo([1], 110)
 
 
@@ -519,7 +524,7 @@ def test_echo_table_setters_and_getters():
     assert (s.echo_waveform(4), s.echo_offset(4), s.echo_phase_mode(4)) == ([1, 2j], 50, "plus")
     assert (s.echo_time(-1), s.echo_gain(-1), s.echo_amp_scale(-1), s.echo_once(-1)) == (
         -1, 1, 0.0, False)
-    with pytest.raises(ValueError, match="echo_offset"):
+    with pytest.raises(ValueError, match="offset must be"):
         s.set_echo([1], 11, 4)  # below D + L = 12
     assert s.echo_offset(4) == 50 and s.echo_preamble() == -1
     s.set_echo([], 0, 4)
@@ -796,7 +801,7 @@ BAD_ECHOES = [
     (echo_msg(offset=600, waveform=pmt.init_f32vector(2, [1, 2])), "must be a c32vector"),
     (echo_msg(offset=600, waveform=[1, complex(np.nan, 0)]), "`waveform` must be finite"),
     (echo_msg(preamble=9, offset=600), "no entry for this preamble"),
-    (echo_msg(preamble=9, waveform=[1, 2], offset=10), "echo_offset must be >= lookahead"),
+    (echo_msg(preamble=9, waveform=[1, 2], offset=10), "offset must be >= lookahead"),
 ]
 
 
