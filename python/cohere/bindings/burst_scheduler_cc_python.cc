@@ -113,13 +113,13 @@ Args:
         .def("set_tx_time_offset", &burst_scheduler_cc::set_tx_time_offset,
              py::arg("full_secs"), py::arg("frac_secs"),
              "tx_time of TX index k becomes offset + k / samp_rate.")
-        .def("samp_rate", &burst_scheduler_cc::samp_rate)
-        .def("lookahead", &burst_scheduler_cc::lookahead)
-        .def("latency", &burst_scheduler_cc::latency)
-        .def("max_pending", &burst_scheduler_cc::max_pending)
-        .def("late_count", &burst_scheduler_cc::late_count)
-        .def("dropped_count", &burst_scheduler_cc::dropped_count)
-        .def("scheduled_count", &burst_scheduler_cc::scheduled_count)
-        .def("pending", &burst_scheduler_cc::pending)
-        .def("stalled", &burst_scheduler_cc::stalled);
+        .def("samp_rate", &burst_scheduler_cc::samp_rate, "Sample rate (Hz) of tx_time.")
+        .def("lookahead", &burst_scheduler_cc::lookahead, "D: zeros emitted first; a burst is on time when T - L >= RX index + D.")
+        .def("latency", &burst_scheduler_cc::latency, "L: TX index = on-air RX time - L.")
+        .def("max_pending", &burst_scheduler_cc::max_pending, "Capacity of the burst queue.")
+        .def("late_count", &burst_scheduler_cc::late_count, "Bursts dropped because their first TX sample was already produced.")
+        .def("dropped_count", &burst_scheduler_cc::dropped_count, "Bursts and messages dropped for other reasons (malformed, queue full).")
+        .def("scheduled_count", &burst_scheduler_cc::scheduled_count, "Bursts accepted into the queue (messages, decisions, echoes).")
+        .def("pending", &burst_scheduler_cc::pending, "Bursts waiting to be (completely) produced.")
+        .def("stalled", &burst_scheduler_cc::stalled, "True while waiting for a decision at a `response_pending` tag.");
 }

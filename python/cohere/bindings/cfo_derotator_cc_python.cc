@@ -54,11 +54,12 @@ is not finite or whose phase step 2 pi cfo / samp_rate overflows.
              py::arg("use_tags") = false)
         .def("set_cfo", &cfo_derotator_cc::set_cfo, py::arg("cfo"),
              "Retune (Hz) at the next sample processed, phase continuous.")
-        .def("cfo", &cfo_derotator_cc::cfo)
-        .def("phase", &cfo_derotator_cc::phase)
-        .def("set_use_tags", &cfo_derotator_cc::set_use_tags, py::arg("use_tags"))
-        .def("use_tags", &cfo_derotator_cc::use_tags)
-        .def("samp_rate", &cfo_derotator_cc::samp_rate)
-        .def("commands_applied", &cfo_derotator_cc::commands_applied)
-        .def("commands_dropped", &cfo_derotator_cc::commands_dropped);
+        .def("cfo", &cfo_derotator_cc::cfo, "The frequency in effect (Hz).")
+        .def("phase", &cfo_derotator_cc::phase, "theta of the next sample to be processed (rad, wrapped).")
+        .def("set_use_tags", &cfo_derotator_cc::set_use_tags, py::arg("use_tags"),
+             "Apply (True) or ignore sync_peak tags from the next call on.")
+        .def("use_tags", &cfo_derotator_cc::use_tags, "Whether sync_peak tags retune the NCO.")
+        .def("samp_rate", &cfo_derotator_cc::samp_rate, "Sample rate (Hz).")
+        .def("commands_applied", &cfo_derotator_cc::commands_applied, "Retunes applied so far (messages, tags and setter calls).")
+        .def("commands_dropped", &cfo_derotator_cc::commands_dropped, "Messages and tags dropped so far (malformed, late, queue full).");
 }

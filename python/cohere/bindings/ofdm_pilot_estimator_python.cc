@@ -52,6 +52,6 @@ Args:
              py::arg("start_offset") = 0,
              py::arg("tag_key") = "frame_start",
              py::arg("equalize") = false)
-        .def("symbols_posted", &ofdm_pilot_estimator::symbols_posted)
-        .def("symbols_dropped", &ofdm_pilot_estimator::symbols_dropped);
+        .def("symbols_posted", &ofdm_pilot_estimator::symbols_posted, "Symbols posted so far.")
+        .def("symbols_dropped", &ofdm_pilot_estimator::symbols_dropped, "Symbols dropped (non-finite samples) so far.");
 }

@@ -45,8 +45,8 @@ Args:
              "New phase (rad) from the next sample processed.")
         .def("set_gain", &phase_precoder_cc::set_gain, py::arg("gain"),
              "New gain from the next sample processed.")
-        .def("phase", &phase_precoder_cc::phase)
-        .def("gain", &phase_precoder_cc::gain)
-        .def("commands_applied", &phase_precoder_cc::commands_applied)
-        .def("commands_dropped", &phase_precoder_cc::commands_dropped);
+        .def("phase", &phase_precoder_cc::phase, "Phase in effect (rad).")
+        .def("gain", &phase_precoder_cc::gain, "Gain in effect.")
+        .def("commands_applied", &phase_precoder_cc::commands_applied, "Changes applied so far (messages, setter calls and `phase_cmd` tags).")
+        .def("commands_dropped", &phase_precoder_cc::commands_dropped, "Messages and `phase_cmd` tags dropped so far (malformed, late, queue full).");
 }

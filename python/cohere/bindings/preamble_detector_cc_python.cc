@@ -58,16 +58,16 @@ another's threshold (it would be tagged with both ids).
              "Threshold in (0, 1) for every preamble, or 0 for the defaults.")
         .def("threshold", &preamble_detector_cc::threshold, py::arg("preamble") = 0)
         .def("default_threshold", &preamble_detector_cc::default_threshold, py::arg("preamble") = 0)
-        .def("num_preambles", &preamble_detector_cc::num_preambles)
+        .def("num_preambles", &preamble_detector_cc::num_preambles, "Number of preambles searched.")
         .def("preamble_length", &preamble_detector_cc::preamble_length, py::arg("preamble") = 0)
         .def("repetition_period",
              &preamble_detector_cc::repetition_period,
              py::arg("preamble") = 0,
              "Repetition period L used for the CFO (0: none).")
-        .def("samp_rate", &preamble_detector_cc::samp_rate)
+        .def("samp_rate", &preamble_detector_cc::samp_rate, "Sample rate (Hz) used for `cfo`.")
         .def("max_delay",
              &preamble_detector_cc::max_delay,
              "Largest lag (samples) of the output behind the newest input sample.")
-        .def("nonfinite_count", &preamble_detector_cc::nonfinite_count)
-        .def("detection_count", &preamble_detector_cc::detection_count);
+        .def("nonfinite_count", &preamble_detector_cc::nonfinite_count, "Input samples treated as zeros because they were NaN or infinite.")
+        .def("detection_count", &preamble_detector_cc::detection_count, "Detections tagged so far.");
 }
