@@ -37,6 +37,13 @@ namespace cohere {
  * N = 1024), but at least 0.01 (metric 0.01 is a per-sample SNR of -20 dB;
  * the floor keeps long preambles from triggering on mildly coloured noise or
  * interference, and such weak detections would be too noisy to use).
+ * At a per-sample SNR of 0 dB the peak metric is about 1/2, so the default
+ * threshold detects every occurrence of a long preamble but not of a short
+ * one: an audit measured (random fractional delays, 10000 trials) Pd 1 for
+ * N = 128, 256 and 512, 0.986 (ZC) and 0.936 (QPSK) for N = 64, 0.66-0.70
+ * for N = 32 (the misses at delays near half a sample). Measured false
+ * alarms: 9.5e-7 per sample at N = 32 (2e8 samples), 1.1e-6 at N = 2048
+ * with the unfloored threshold set (1e8).
  * Searching K preambles gives up to K times the per-preamble rate. Each
  * track detects on its own: an occurrence of preamble i is also tagged as j
  * where i's metric on j's correlator crosses j's threshold. The constructor
@@ -120,7 +127,12 @@ namespace cohere {
  * - `sync_peak`: dict with
  *   - `index` (double): fractional absolute sample index of the preamble
  *     start, from a least-squares fit of the preamble's band-limited
- *     autocorrelation to the correlation around the peak
+ *     autocorrelation to the correlation around the peak. Its MSE is 0.4 to
+ *     1.5 dB above the timing CRB (most near integer delays, the fit's lags
+ *     -2..2), unbiased. Errors beyond 0.1 sample: none for N >= 256 at
+ *     SNR >= 0 dB (tested), none for N = 1024 down to -3 dB; at N = 128 and
+ *     0 dB 21-32 in 3000 (an estimator at the CRB would give 11-15), none
+ *     from 3 dB
  *   - `phase` (double, rad): phase of the received preamble relative to the
  *     reference (the angle of the correlation at the peak, from the fitted
  *     complex amplitude); for periodic preambles the samples are derotated by
@@ -128,9 +140,13 @@ namespace cohere {
  *     received phase at sample n is phase + 2 pi cfo (n - index) / samp_rate.
  *     Its error variance is 1 / (2 N SNR) for aperiodic preambles; for
  *     periodic ones the CFO error adds (pi (N - 1) / samp_rate)^2 var(cfo) at
- *     the start (two halves, N = 2L: 5 / (2 N SNR), 7 dB more), while the
- *     phase at the preamble's middle, phase + pi cfo (N - 1) / samp_rate,
- *     keeps 1 / (2 N SNR)
+ *     the start (two halves, N = 2L: 5 / (2 N SNR) at high SNR, 7 dB more;
+ *     with the CFO estimator's 1 + 1 / (2 SNR), 8.3 dB more at 0 dB), while
+ *     the phase at the preamble's middle, phase + pi cfo (N - 1) / samp_rate,
+ *     keeps about 1 / (2 N SNR). An audit measured (5000-20000 trials) both
+ *     within 0.3 dB of these for N >= 1024 and 0.2-0.7 dB above them for
+ *     N = 64..256; aperiodic preambles within 0.25 dB for N = 64..4096 at
+ *     0..30 dB
  *   - `phase_at` (double): the fractional sample index where `phase` holds:
  *     `index` for periodic preambles (derotated by their CFO), else index +
  *     sum k |p[k]|^2 / ||p||^2 (the energy centroid, (N - 1) / 2 for a

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(preamble_detector_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(2edc80a70e576300c096dd8bc49a4c74) */
+/* BINDTOOL_HEADER_FILE_HASH(74cef226f828cb3c361d3612a9e69cd1) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
