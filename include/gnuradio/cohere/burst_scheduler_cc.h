@@ -53,7 +53,12 @@ namespace cohere {
  * With the over-the-air emulator, D must exceed the link delays to the other
  * nodes plus 16 samples (the interpolator margin, see docs/emulator.md); the
  * pipeline advances about D samples per trip through the node threads, so
- * larger D simulates faster.
+ * larger D simulates faster. Any block between the RX and this block that
+ * holds samples back adds its delay: with a preamble_detector_cc in the
+ * loop, D must exceed its max_delay() as well, or the loop stalls at its
+ * start with nothing logged (the scheduler waits for RX that the detector
+ * releases only after more TX; an audit: max_delay() 2568, D up to 2040
+ * froze, D = max_delay() + 1 ran). pcp_node checks it.
  *
  * Message ports (in):
  * - `burst`: PDU, pair (meta dict, c32vector samples). meta: `time` (uint64,

@@ -6,7 +6,7 @@
 /* BINDTOOL_GEN_AUTOMATIC(0) */
 /* BINDTOOL_USE_PYGCCXML(0) */
 /* BINDTOOL_HEADER_FILE(burst_scheduler_cc.h) */
-/* BINDTOOL_HEADER_FILE_HASH(a6f65d140ddc71b550123769fb95b8f1) */
+/* BINDTOOL_HEADER_FILE_HASH(491cf6fd55a899bcee1d2440f1ac85b0) */
 
 #include <pybind11/complex.h>
 #include <pybind11/pybind11.h>
