@@ -66,6 +66,11 @@ phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
     // whole SIMD vectors per call where the scheduler can (as
     // blocks.multiply_const_cc): fewer, aligned calls
     set_alignment(std::max(1, static_cast<int>(volk_get_alignment() / sizeof(gr_complex))));
+    // work() reads the input's tags once per call (for `phase_cmd`) and, by
+    // default (TPP_CUSTOM), propagates them itself as all-to-all would: the
+    // scheduler would look them up a second time, under the buffer's lock.
+    // A policy set by the user (DONT, ALL_TO_ALL...) is the scheduler's.
+    set_tag_propagation_policy(TPP_CUSTOM);
     message_port_register_in(d_cmd_port);
     set_msg_handler(d_cmd_port, [this](const pmt::pmt_t& msg) { handle_cmd(msg); });
 }
@@ -217,14 +222,21 @@ int phase_precoder_cc_impl::work(int noutput_items,
         });
     // commands carried by `phase_cmd` tags: in band, so never late, and
     // applied straight from the tags (never through the bounded message
-    // queue, so any number of them per call is the same)
-    get_tags_in_window(d_tags, 0, 0, static_cast<uint64_t>(noutput_items), d_phase_cmd_key);
+    // queue, so any number of them per call is the same); with TPP_CUSTOM
+    // every tag of the window, to propagate them below
+    const bool propagate = tag_propagation_policy() == TPP_CUSTOM;
+    if (propagate)
+        get_tags_in_window(d_tags, 0, 0, static_cast<uint64_t>(noutput_items));
+    else
+        get_tags_in_window(d_tags, 0, 0, static_cast<uint64_t>(noutput_items), d_phase_cmd_key);
     std::stable_sort(d_tags.begin(), d_tags.end(), gr::tag_t::offset_compare);
 
     size_t ti = 0;
     uint64_t pos = start;
     uint64_t due = 0;
     while (pos < end) {
+        while (ti < d_tags.size() && !pmt::eq(d_tags[ti].key, d_phase_cmd_key))
+            ti++;
         uint64_t next = end;
         if (queued && d_commands.next_due(pos, due))
             next = std::min(next, due);
@@ -245,6 +257,8 @@ int phase_precoder_cc_impl::work(int noutput_items,
             changed = true;
         }
         for (; ti < d_tags.size() && d_tags[ti].offset <= pos; ti++) {
+            if (!pmt::eq(d_tags[ti].key, d_phase_cmd_key))
+                continue;
             command c;
             const std::string why = parse(d_tags[ti].value, c);
             if (!why.empty()) {
@@ -269,6 +283,11 @@ int phase_precoder_cc_impl::work(int noutput_items,
     }
     if (queued)
         d_queued.store(!d_commands.empty(), std::memory_order_release);
+    // all-to-all (one in, one out, same offsets), after this call's own tags
+    // as when the scheduler propagates after work()
+    if (propagate)
+        for (const gr::tag_t& t : d_tags)
+            add_item_tag(0, t);
     return noutput_items;
 }
 

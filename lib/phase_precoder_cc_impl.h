@@ -66,7 +66,7 @@ private:
     command_drops d_drops;
     const pmt::pmt_t d_cmd_port, d_phase_applied_key, d_phase_cmd_key, d_phase_key, d_gain_key,
         d_time_key, d_id;
-    std::vector<gr::tag_t> d_tags; // scratch for get_tags_in_window
+    std::vector<gr::tag_t> d_tags; // scratch: the window's input tags
 };
 
 } // namespace cohere

@@ -147,6 +147,15 @@ def test_input_tags_pass_through_as_gnuradio_propagates_them():
         assert [t for t in got if t[1] != "phase_applied"] == want
         at = [t[1] for t in got if t[0] == 1234]
         assert at == ["phase_applied", "phase_cmd", "foo"]
+    # the block propagates them itself (TPP_CUSTOM, one tag lookup per call);
+    # a policy the user sets is the scheduler's, and never doubles the tags
+    assert cohere.phase_precoder_cc().tag_propagation_policy() == gr.TPP_CUSTOM
+    for policy, expect in ((gr.TPP_ALL_TO_ALL, want), (gr.TPP_ONE_TO_ONE, want), (gr.TPP_DONT, [])):
+        blk = cohere.phase_precoder_cc()
+        blk.set_tag_propagation_policy(policy)
+        got = out_tags(blk, 333)
+        assert [t for t in got if t[1] != "phase_applied"] == expect, policy
+        assert sum(t[1] == "phase_applied" for t in got) == 2
 
 
 def test_complex_gain_and_random_input():
