@@ -200,9 +200,9 @@ std::string burst_scheduler_cc_impl::echo_error(const echo_entry& e,
     if (!std::isfinite(e.gain.real()) || !std::isfinite(e.gain.imag()))
         return "`gain` must be finite";
     // without amp_scale every echo's gain is gain exp(j phase) in complex
-    // float: finite for every phase exactly when |gain| <= FLT_MAX (else
-    // every sync_peak would be refused, one by one, as an overflow)
-    if (e.amp_scale == 0.0 && std::abs(e.gain) > static_cast<double>(FLT_MAX))
+    // float, for any phase (else every sync_peak would be refused, one by
+    // one, as an overflow)
+    if (e.amp_scale == 0.0 && !fits_complex_float(e.gain))
         return fmt::format("`gain` must have |gain| <= {:g} (FLT_MAX) when amp_scale is 0, got "
                            "|gain| = {:g}",
                            static_cast<double>(FLT_MAX),

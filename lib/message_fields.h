@@ -13,6 +13,7 @@
 #include <gnuradio/logger.h>
 #include <pmt/pmt.h>
 #include <atomic>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
 #include <complex>
@@ -48,18 +49,29 @@ inline bool is_proper_dict(const pmt::pmt_t& x)
  */
 inline bool dict_field(const pmt::pmt_t& dict, const pmt::pmt_t& key, pmt::pmt_t& value)
 {
-    if (!pmt::dict_has_key(dict, key))
+    // one walk of the list (dict_has_key and dict_ref would walk it twice)
+    const pmt::pmt_t entry = pmt::assv(key, dict);
+    if (!pmt::is_pair(entry))
         return false;
-    value = pmt::dict_ref(dict, key, pmt::PMT_NIL);
+    value = pmt::cdr(entry);
     return true;
 }
 
-//! A real number (double, long or uint64), finite.
-inline field get_real(const pmt::pmt_t& dict, const pmt::pmt_t& key, double& out)
+/*!
+ * Whether the gain \p g times any unit phasor fits a complex float: each
+ * part of g exp(j phase) is at most |g|, so exactly when |g| <= FLT_MAX (a
+ * part within rounding above FLT_MAX in double rounds to FLT_MAX). Checking
+ * g's parts alone lets 3e38 + 3e38j (|g| = 4.2e38) through.
+ */
+inline bool fits_complex_float(std::complex<double> g)
 {
-    pmt::pmt_t v;
-    if (!dict_field(dict, key, v))
-        return field::absent;
+    return std::isfinite(g.real()) && std::isfinite(g.imag()) &&
+           std::abs(g) <= static_cast<double>(FLT_MAX);
+}
+
+//! The value \p v as a real number (double, long or uint64), finite.
+inline field real_value(const pmt::pmt_t& v, double& out)
+{
     if (pmt::is_uint64(v))
         out = static_cast<double>(pmt::to_uint64(v));
     else if (pmt::is_integer(v))
@@ -69,6 +81,15 @@ inline field get_real(const pmt::pmt_t& dict, const pmt::pmt_t& key, double& out
     else
         return field::bad;
     return std::isfinite(out) ? field::ok : field::bad;
+}
+
+//! A real number (double, long or uint64), finite.
+inline field get_real(const pmt::pmt_t& dict, const pmt::pmt_t& key, double& out)
+{
+    pmt::pmt_t v;
+    if (!dict_field(dict, key, v))
+        return field::absent;
+    return real_value(v, out);
 }
 
 //! A real or complex number, finite; \p is_real tells which it was.
@@ -83,7 +104,7 @@ get_number(const pmt::pmt_t& dict, const pmt::pmt_t& key, std::complex<double>& 
         is_real = false;
     } else {
         double x = 0;
-        const field f = get_real(dict, key, x);
+        const field f = real_value(v, x);
         if (f != field::ok)
             return f;
         out = x;

@@ -10,7 +10,6 @@
 #include <volk/volk.h>
 #include "kernels/vector_ops.h"
 #include <algorithm>
-#include <cfloat>
 #include <cmath>
 #include <stdexcept>
 
@@ -22,17 +21,25 @@ constexpr size_t max_pending_commands = 1024;
 
 std::string complex_str(gr_complex g) { return fmt::format("({:.9g}, {:.9g})", g.real(), g.imag()); }
 
-// The multiplier g exp(j phase) is complex float: finite for every phase
-// exactly when |g| <= FLT_MAX (each of its parts is at most |g|; a part
-// within rounding above FLT_MAX in double rounds to FLT_MAX). Checking g's
-// parts alone let 3e38 + 3e38j (|g| = 4.2e38) through, and then NaNs out.
-bool usable_gain(std::complex<double> g)
+// the multiplier g exp(j phase) is complex float (fits_complex_float)
+const char* gain_rule = "with |gain| <= 3.4e38 (FLT_MAX: gain exp(j phase) is complex float)";
+
+// the constructor's and the setters' arguments
+double checked_phase(double phase)
 {
-    return std::isfinite(g.real()) && std::isfinite(g.imag()) &&
-           std::abs(g) <= static_cast<double>(FLT_MAX);
+    if (!std::isfinite(phase))
+        throw std::invalid_argument("phase_precoder_cc: phase must be finite, got " +
+                                    std::to_string(phase));
+    return phase;
 }
 
-const char* gain_rule = "with |gain| <= 3.4e38 (FLT_MAX: gain exp(j phase) is complex float)";
+gr_complex checked_gain(gr_complex gain)
+{
+    if (!fits_complex_float(gain))
+        throw std::invalid_argument(std::string("phase_precoder_cc: gain must be finite ") + gain_rule +
+                                    ", got " + complex_str(gain));
+    return gain;
+}
 } // namespace
 
 phase_precoder_cc::sptr phase_precoder_cc::make(double phase, gr_complex gain)
@@ -45,8 +52,8 @@ phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
                      gr::io_signature::make(1, 1, sizeof(gr_complex)),
                      gr::io_signature::make(1, 1, sizeof(gr_complex))),
       d_commands(max_pending_commands),
-      d_phase(phase),
-      d_gain(gain.real(), gain.imag()),
+      d_phase(checked_phase(phase)),
+      d_gain(checked_gain(gain)),
       d_gain_is_real(gain.imag() == 0.0f),
       d_cmd_port(pmt::intern("cmd")),
       d_phase_applied_key(pmt::intern("phase_applied")),
@@ -56,12 +63,6 @@ phase_precoder_cc_impl::phase_precoder_cc_impl(double phase, gr_complex gain)
       d_time_key(pmt::intern("time")),
       d_id(pmt::intern(alias()))
 {
-    if (!std::isfinite(phase))
-        throw std::invalid_argument("phase_precoder_cc: phase must be finite, got " +
-                                    std::to_string(phase));
-    if (!usable_gain(gain))
-        throw std::invalid_argument(std::string("phase_precoder_cc: gain must be finite ") + gain_rule +
-                                    ", got " + complex_str(gain));
     update_constant();
     // whole SIMD vectors per call where the scheduler can (as
     // blocks.multiply_const_cc): fewer, aligned calls
@@ -86,18 +87,14 @@ void phase_precoder_cc_impl::update_constant()
 
 void phase_precoder_cc_impl::set_phase(double phase)
 {
-    if (!std::isfinite(phase))
-        throw std::invalid_argument("phase_precoder_cc: phase must be finite, got " +
-                                    std::to_string(phase));
+    checked_phase(phase);
     gr::thread::scoped_lock lock(d_setlock);
     queue(command{ true, phase, false, true, 0.0 }, pmt::from_double(phase));
 }
 
 void phase_precoder_cc_impl::set_gain(gr_complex gain)
 {
-    if (!usable_gain(gain))
-        throw std::invalid_argument(std::string("phase_precoder_cc: gain must be finite ") + gain_rule +
-                                    ", got " + complex_str(gain));
+    checked_gain(gain);
     gr::thread::scoped_lock lock(d_setlock);
     queue(command{ false,
                    0.0,
@@ -146,7 +143,7 @@ std::string phase_precoder_cc_impl::parse(const pmt::pmt_t& msg, command& c) con
     const field fg = get_number(msg, d_gain_key, c.gain, c.gain_is_real);
     if (fp == field::bad)
         return "`phase` must be a finite real number (rad)";
-    if (fg == field::bad || (fg == field::ok && !usable_gain(c.gain)))
+    if (fg == field::bad || (fg == field::ok && !fits_complex_float(c.gain)))
         return std::string("`gain` must be a finite real or complex number ") + gain_rule;
     if (fp == field::absent && fg == field::absent)
         return "needs `phase` and/or `gain`";
