@@ -76,13 +76,15 @@ def _pairs():
     ]
 
 
-def time_block(factory, samples):
-    """Seconds for `samples` items through null_source -> head -> block -> null_sink."""
+def time_block(factory, samples, source=None):
+    """Seconds for `samples` items through source -> head -> block -> null_sink
+    (source: a factory of the source block; default blocks.null_source)."""
     from gnuradio import blocks, gr
 
     tb = gr.top_block("bench_dsp")
     block = factory()
-    tb.connect(blocks.null_source(gr.sizeof_gr_complex), blocks.head(gr.sizeof_gr_complex, samples),
+    src = source() if source else blocks.null_source(gr.sizeof_gr_complex)
+    tb.connect(src, blocks.head(gr.sizeof_gr_complex, samples),
                block, blocks.null_sink(gr.sizeof_gr_complex))
     t0 = time.perf_counter()
     tb.run()

@@ -39,11 +39,10 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
-from .bench_dsp import cpu_sets, measure_pair, ratio_row, runs_for
+from .bench_dsp import cpu_sets, measure_pair, ratio_row, runs_for, time_block
 from .common import results_dir
 
 TARGETS = {64: 1.0, 1024: 2.0}
@@ -61,18 +60,6 @@ def _source(kind, noise):
     if kind == "null":
         return blocks.null_source(gr.sizeof_gr_complex)
     return blocks.vector_source_c(noise, True)
-
-
-def _time_block(make_block, samples, kind, noise):
-    from gnuradio import blocks, gr
-
-    tb = gr.top_block("bench_dsp_detector")
-    blk = make_block()
-    tb.connect(_source(kind, noise), blocks.head(gr.sizeof_gr_complex, samples),
-               blk, blocks.null_sink(gr.sizeof_gr_complex))
-    t0 = time.perf_counter()
-    tb.run()
-    return time.perf_counter() - t0
 
 
 SOURCES = (("null", ""), ("noise", " (noise input)"))  # (kind, row name suffix)
@@ -110,7 +97,8 @@ def run(json_path=None, quick=False, lengths=(64, 1024), samples=None, repeat=No
         make_base = lambda: digital.corr_est_cc(p.tolist(), 1, 0, 0.9)
         for kind, suffix in SOURCES:
             timings = {label: measure_pair(make, make_base,
-                                           lambda f: _time_block(f, samples, kind, noise),
+                                           lambda f: time_block(f, samples,
+                                                                lambda: _source(kind, noise)),
                                            runs_for(label, repeat), cpus)
                        for label, cpus in cpu_sets()}
             row = ratio_row(f"preamble_detector_cc N={n}{suffix}",
